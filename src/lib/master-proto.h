@@ -1,0 +1,36 @@
+#ifndef PYMAP_MASTER_PROTO_H
+#define PYMAP_MASTER_PROTO_H
+/* The contract between the pymap master and the children it fork+execs (imap, auth,
+ * admin). Everything a child learns from the master is here: descriptor numbers,
+ * environment variable names and the status record. Children use master-service.h
+ * rather than these numbers directly. */
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Descriptors present in every child. */
+#define MASTER_STATUS_FD 3        /* child writes struct master_status records */
+#define MASTER_DEAD_FD 4          /* read end of a pipe: EOF means the master died */
+#define MASTER_CONFIG_FD 5        /* sealed memfd: the effective config as one JSON object */
+#define MASTER_LISTEN_FD_FIRST 6  /* listening sockets, PYMAP_LISTEN_COUNT of them */
+
+/* Environment: the child starts from an empty environment plus these (and TZ,
+ * JOURNAL_STREAM, NOTIFY_SOCKET is never passed on). */
+#define MASTER_ENV_ROLE "PYMAP_ROLE"                 /* "imap", "auth", "admin" */
+#define MASTER_ENV_LISTEN_COUNT "PYMAP_LISTEN_COUNT" /* number of listener fds */
+#define MASTER_ENV_LISTEN_NAMES "PYMAP_LISTEN_NAMES" /* comma list, e.g. "imap,imaps" */
+#define MASTER_ENV_GENERATION "PYMAP_GENERATION"     /* config generation (reloads) */
+#define MASTER_ENV_DEBUG "PYMAP_DEBUG"               /* "1" for debug logging */
+
+/* Exit code meaning "the configuration is unusable": the master does not respawn. */
+#define MASTER_EXIT_CONFIG 78     /* EX_CONFIG */
+
+/* Written by children to MASTER_STATUS_FD whenever their capacity changes; smaller
+ * than PIPE_BUF so each write is atomic. The first one means "ready". */
+struct master_status {
+	pid_t pid;
+	uint32_t generation;
+	uint32_t sessions;       /* connections currently served */
+	uint32_t available;      /* how many more it accepts */
+};
+
+#endif

@@ -1,0 +1,106 @@
+"""Fixtures that run the real pymap daemon on free 127.0.0.1 ports.
+
+PYMAP_BUILD (set by `make check`) is the build directory holding sbin/pymap,
+libexec/pymap/* and bin/*. Each server gets its own temp directory (run dir, config,
+log file); its log is printed when a test fails."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+BUILD = os.environ.get("PYMAP_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build", "release"))
+PYMAP = os.path.join(BUILD, "sbin", "pymap")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=10.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("pymap exited with %d before listening" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listening on port %d" % port)
+
+
+class Server:
+    """One running pymap master. args are the command line after the global flags."""
+
+    def __init__(self, tmp_path, args, global_args=(), env=None):
+        self.tmp = tmp_path
+        self.port = free_port()
+        self.run_dir = tmp_path / "run"
+        self.run_dir.mkdir(exist_ok=True)
+        self.log_path = tmp_path / "pymap.log"
+        self.cmd = [PYMAP, "--debug", "--host", "127.0.0.1", "--port", str(self.port),
+                    "--run-dir", str(self.run_dir), *global_args, *args]
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, start_new_session=True)
+        if wait:
+            wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise
+
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def pymap_server(tmp_path, request):
+    """Factory: pymap_server(args=[...], global_args=[...]) -> started Server."""
+    servers = []
+
+    def start(args=("dict", "--demo-data"), global_args=(), env=None, wait=True):
+        server = Server(tmp_path / ("s%d" % len(servers)), list(args), global_args, env)
+        server.tmp.mkdir(parents=True, exist_ok=True)
+        servers.append(server)
+        return server.start(wait=wait)
+
+    yield start
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for server in servers:
+        try:
+            server.stop()
+        finally:
+            if failed:
+                print("---- pymap log (%s) ----\n%s" % (server.log_path, server.log_text()))
