@@ -91,9 +91,9 @@ config.mk: configure.ac config.mk.in build-aux/deps.sh
 	sh build-aux/deps.sh
 	autoreconf -fi
 	./configure --quiet
-	touch config.h config.mk
+	touch build-config.h config.mk
 
-config.h: config.mk
+build-config.h: config.mk
 
 # ---- rules ---------------------------------------------------------------------------
 .PHONY: all deps demo check unit integration install clean distclean bench bench-quick fuzz
@@ -103,7 +103,7 @@ all: $(BINS) $(UNIT_TESTS)
 deps:
 	sh build-aux/deps.sh
 
-$(BUILD)/obj/%.o: %.c config.h
+$(BUILD)/obj/%.o: %.c build-config.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -162,5 +162,5 @@ clean:
 	rm -rf build
 
 distclean: clean
-	rm -rf config.mk config.h config.h.in config.h.in~ config.log config.status configure \
+	rm -rf config.mk build-config.h build-config.h.in build-config.h.in~ config.log config.status configure \
 		aclocal.m4 autom4te.cache build-aux/compile build-aux/install-sh build-aux/missing
