@@ -7,8 +7,13 @@
  * Stop requests: SIGTERM (shutdown: end every session now, e.g. with "* BYE") and
  * SIGUSR2 (retire after a reload: stop accepting, finish the current sessions, exit),
  * and EOF on MASTER_DEAD_FD (the master is gone: behave as for retire). SIGUSR1
- * reopens the log. All arrive as callbacks from the ioloop. */
+ * reopens the log. All arrive as callbacks from the ioloop.
+ *
+ * master_service_init() also ignores SIGPIPE (writes to vanished peers return EPIPE)
+ * and SIGINT (Ctrl-C reaches the whole process group; the master then sends SIGTERM),
+ * and marks the contract descriptors close-on-exec. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 struct ioloop;
@@ -30,13 +35,20 @@ void master_service_deinit(struct master_service **service);
  * Shape: {"section": {"key": value, ...}, ...} with every key present (defaults
  * filled in by the master). */
 const json_t *master_service_config(const struct master_service *service);
-/* Convenience lookups into the config; the default is returned when absent. */
+/* Convenience lookups into the config; the default is returned when absent or of
+ * another type. _bool is also true for a non-empty string (e.g. [dict] demo_data, which
+ * is yes, no or a directory). Lists (e.g. [server] host) are JSON arrays: use
+ * master_service_config(). */
 const char *master_service_config_str(const struct master_service *service,
 				      const char *section, const char *key, const char *def);
 long long master_service_config_int(const struct master_service *service,
 				    const char *section, const char *key, long long def);
 bool master_service_config_bool(const struct master_service *service,
 				const char *section, const char *key, bool def);
+
+/* The role given to init, and the config generation (PYMAP_GENERATION). */
+const char *master_service_role(const struct master_service *service);
+uint32_t master_service_generation(const struct master_service *service);
 
 unsigned int master_service_listener_count(const struct master_service *service);
 int master_service_listener_fd(const struct master_service *service, unsigned int idx);
@@ -46,7 +58,9 @@ const char *master_service_listener_name(const struct master_service *service,
 
 /* Run root-only set-up before this (reading TLS keys, opening files), then drop to
  * the user and group the config names for this role: setgroups, setgid, setuid,
- * PR_SET_NO_NEW_PRIVS, and verify that setuid(0) now fails. Fatal on failure. */
+ * PR_SET_NO_NEW_PRIVS, and verify that setuid(0) now fails ([users] ROLE_user and
+ * ROLE_group; uid 0 is refused unless [server] allow_root = yes). Exits with
+ * MASTER_EXIT_CONFIG on failure, so the master does not respawn it. */
 void master_service_drop_privileges(struct master_service *service);
 
 /* Hook the service into loop: signals (SIGTERM, SIGUSR1, SIGUSR2), the master-dead
