@@ -315,7 +315,7 @@ static void test_include_depth(void)
 	/* d0 includes d1 ... d9: nesting deeper than 8 is refused */
 	char *paths[10];
 	for (int i = 9; i >= 0; i--) {
-		char name[16], text[32];
+		char name[32], text[64];
 		snprintf(name, sizeof(name), "d%d.conf", i);
 		snprintf(text, sizeof(text), i < 9 ? "include d%d.conf\n" : "port = 1\n", i + 1);
 		paths[i] = write_file(name, text);
