@@ -98,7 +98,14 @@ build-config.h: config.mk
 # ---- rules ---------------------------------------------------------------------------
 .PHONY: all deps demo check unit integration install clean distclean bench bench-quick fuzz
 
-all: $(BINS) $(UNIT_TESTS)
+DEMO_FILES := $(shell find share/demo -type f 2>/dev/null)
+BUILD_DEMO := $(patsubst share/demo/%,$(BUILD)/share/pymap/demo/%,$(DEMO_FILES))
+
+all: $(BINS) $(UNIT_TESTS) $(BUILD_DEMO)
+
+$(BUILD)/share/pymap/demo/%: share/demo/%
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 deps:
 	sh build-aux/deps.sh
@@ -155,6 +162,8 @@ install: all
 	$(foreach p,$(filter master,$(BUILT_PROGRAMS)),install -m 755 $($(p)_BIN) $(DESTDIR)$(sbindir)/;)
 	$(foreach p,$(filter imap auth admin,$(BUILT_PROGRAMS)),install -m 755 $($(p)_BIN) $(DESTDIR)$(libexecdir)/pymap/;)
 	$(foreach p,$(filter pymapctl lda,$(BUILT_PROGRAMS)),install -m 755 $($(p)_BIN) $(DESTDIR)$(bindir)/;)
+	install -d $(DESTDIR)$(datadir)/pymap
+	cp -R share/demo $(DESTDIR)$(datadir)/pymap/
 	install -d $(DESTDIR)$(sysconfdir)/pymap
 	install -m 644 conf/pymap.conf $(DESTDIR)$(sysconfdir)/pymap/pymap.conf.example
 

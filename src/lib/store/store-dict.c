@@ -12,10 +12,12 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define DICT_CHANGE_LOG_MAX 20000
 #define DICT_FIRST_UID 1
+#define DICT_DEMO_DIR_FALLBACK "/usr/local/share/pymap/demo"
 
 struct dict_blob {
 	unsigned int refcount;
@@ -304,18 +306,44 @@ static const char *config_get(const json_t *config, const char *section, const c
 	return json_string_value(json_object_get(json_object_get(config, section), key));
 }
 
+/* The demo set installed with pymap: <prefix>/share/pymap/demo, found relative to
+ * the running binary (<prefix>/libexec/pymap/imap), which also holds in the build
+ * tree. */
+static char *default_demo_dir(void)
+{
+	char exe[4096];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return i_strdup(DICT_DEMO_DIR_FALLBACK);
+	exe[len] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	return i_strdup_printf("%s/../../share/pymap/demo", exe);
+}
+
+/* [dict] demo_data: false/"no" = none, true/"yes" = the installed set, else a path. */
+static char *demo_dir_from_config(const json_t *config)
+{
+	const json_t *value = json_object_get(json_object_get(config, "dict"), "demo_data");
+	const char *str = json_string_value(value);
+	if (json_is_true(value) || (str != NULL && strcasecmp(str, "yes") == 0))
+		return default_demo_dir();
+	if (str == NULL || str[0] == '\0' || strcasecmp(str, "no") == 0)
+		return NULL;
+	return i_strdup(str);
+}
+
 static int dict_create(const json_t *config, struct ioloop *loop, struct store **store_r,
 		       const char **error_r)
 {
 	struct dict_store *store = i_new0(struct dict_store);
-	const char *demo = config_get(config, "dict", "demo_data_dir");
 	(void)loop;
 	(void)error_r;
 	store->demo_user = i_strdup(config_get(config, "dict", "demo_user"));
 	if (store->demo_user == NULL)
 		store->demo_user = i_strdup("demouser");
-	if (demo != NULL && demo[0] != '\0')
-		store->demo_dir = i_strdup(demo);
+	store->demo_dir = demo_dir_from_config(config);
 	*store_r = &store->base;
 	return 0;
 }
