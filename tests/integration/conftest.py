@@ -2,7 +2,12 @@
 
 PYMAP_BUILD (set by `make check`) is the build directory holding sbin/pymap,
 libexec/pymap/* and bin/*. Each server gets its own temp directory (run dir, config,
-log file); its log is printed when a test fails."""
+log file); its log is printed when a test fails.
+
+Extensions for the master's tests: Server(config="...") writes a pymap.conf and passes
+-c; user=(uid, gid) runs the master as that user; wrapper=[...] and pass_fds=[...] wrap
+the command (socket activation); port= picks the IMAP port. children() lists the
+master's child pids; proc_ids(pid) reads a process's uid and gid from /proc."""
 import os
 import signal
 import socket
@@ -37,25 +42,73 @@ def wait_for_port(port, timeout=10.0, proc=None):
 class Server:
     """One running pymap master. args are the command line after the global flags."""
 
-    def __init__(self, tmp_path, args, global_args=(), env=None):
+    def __init__(self, tmp_path, args, global_args=(), env=None, config=None, user=None,
+                 wrapper=(), pass_fds=(), port=None):
         self.tmp = tmp_path
-        self.port = free_port()
+        self.port = port or free_port()
         self.run_dir = tmp_path / "run"
         self.run_dir.mkdir(exist_ok=True)
         self.log_path = tmp_path / "pymap.log"
-        self.cmd = [PYMAP, "--debug", "--host", "127.0.0.1", "--port", str(self.port),
-                    "--run-dir", str(self.run_dir), *global_args, *args]
+        self.config_path = None
+        conf_args = []
+        if config is not None:
+            self.config_path = tmp_path / "pymap.conf"
+            self.config_path.write_text(config)
+            conf_args = ["-c", str(self.config_path)]
+        self.cmd = [*wrapper, PYMAP, *conf_args, "--debug", "--host", "127.0.0.1",
+                    "--port", str(self.port), "--run-dir", str(self.run_dir),
+                    *global_args, *args]
         self.env = dict(os.environ)
         self.env.update(env or {})
+        self.user = user
+        self.pass_fds = tuple(pass_fds)
         self.proc = None
+        if user is not None:
+            for path in (tmp_path, self.run_dir):
+                os.chown(path, user[0], user[1])
+                os.chmod(path, 0o755)
 
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
+        kwargs = {}
+        if self.user is not None:
+            kwargs = dict(user=self.user[0], group=self.user[1], extra_groups=[])
         self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=self.env, start_new_session=True)
+                                     env=self.env, start_new_session=True,
+                                     pass_fds=self.pass_fds, **kwargs)
         if wait:
             wait_for_port(self.port, proc=self.proc)
         return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def children(self):
+        """Pids of the master's children (from /proc)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
+                pids.append(int(entry))
+        return sorted(pids)
+
+    def wait_log(self, text, timeout=10.0):
+        """Wait until text appears in the log; return the log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.log_text()
+            if text in log:
+                return log
+            time.sleep(0.05)
+        raise TimeoutError("%r not in the log:\n%s" % (text, self.log_text()))
 
     def log_text(self):
         try:
@@ -78,6 +131,21 @@ class Server:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
 
 
+def proc_ids(pid):
+    """(real uid, real gid, comm) of a process, from /proc/PID/status."""
+    uid = gid = name = None
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key == "Uid":
+                uid = int(value.split()[0])
+            elif key == "Gid":
+                gid = int(value.split()[0])
+            elif key == "Name":
+                name = value.strip()
+    return uid, gid, name
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -90,9 +158,10 @@ def pymap_server(tmp_path, request):
     """Factory: pymap_server(args=[...], global_args=[...]) -> started Server."""
     servers = []
 
-    def start(args=("dict", "--demo-data"), global_args=(), env=None, wait=True):
-        server = Server(tmp_path / ("s%d" % len(servers)), list(args), global_args, env)
-        server.tmp.mkdir(parents=True, exist_ok=True)
+    def start(args=("dict", "--demo-data"), global_args=(), env=None, wait=True, **kwargs):
+        tmp = tmp_path / ("s%d" % len(servers))
+        tmp.mkdir(parents=True, exist_ok=True)
+        server = Server(tmp, list(args), global_args, env, **kwargs)
         servers.append(server)
         return server.start(wait=wait)
 
