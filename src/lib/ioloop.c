@@ -86,11 +86,11 @@ static uint32_t epoll_events(const struct io *io)
 {
 	uint32_t events = 0;
 	if ((io->cond & IO_READ) != 0)
-		events |= EPOLLIN | EPOLLRDHUP;
+		events |= io->exclusive ? EPOLLIN : (EPOLLIN | EPOLLRDHUP);
 	if ((io->cond & IO_WRITE) != 0)
 		events |= EPOLLOUT;
 	if (io->exclusive)
-		events |= EPOLLEXCLUSIVE;
+		events |= EPOLLEXCLUSIVE;  /* allowed only with EPOLLIN/EPOLLOUT */
 	return events;
 }
 
