@@ -18,7 +18,10 @@
  *   - Separators: one or more SP between arguments; SP after "(" and before ")" and
  *     trailing SP before EOL are tolerated (lenient, like pymap). Two arguments must be
  *     separated: 'a"b"' or '"a"(b)' is an error.
- *   - ATOM: 1*ASTRING-CHAR (ATOM-CHAR plus "]", so astrings such as "foo]" parse).
+ *   - ATOM: 1*<CHAR except CTL, SP, "(", ")", "{", '"'>. That is wider than RFC 3501's
+ *     ATOM-CHAR on purpose, so that one token type covers astrings ("foo]"), flags
+ *     ("\Seen"), list patterns ("INBOX.%", "*") and sequence sets ("1:*"); each
+ *     command checks the syntax of its own arguments.
  *     Atom-with-brackets rule, always on: inside an atom a "[" opens a section that
  *     may contain SP, "(", ")", '"' and any other printable ASCII up to the first "]",
  *     after which the atom goes on. This keeps fetch attributes such as

@@ -544,8 +544,53 @@ static void test_fd_write_error(void)
 	buffer_deinit(&in);
 }
 
+static void test_random_inputs(void)
+{
+	/* Deterministic garbage from an alphabet of syntax characters: every input must
+	 * give the same transcript whole and byte by byte, and nothing may crash. */
+	static const char *const tokens[] = {
+		"a", " ", "(", ")", "\"", "\\", "\r\n", "\n", "\r", "[", "]", "{", "}", "~",
+		"+", "*", "%", "0", "7", "\x01", "\x80", "NIL", "{3}\r\n", "{2+}\n",
+		"~{1}\r\n", "{0}\n", "~{4+}\r\n", "{70}\r\n", "{1+}", "{99999999999+}\n",
+		"BODY[X (A B)]<1.2>",
+	};
+	struct imap_parser_settings set = { .max_depth = 4, .max_args = 12,
+					     .max_literal_mem_bytes = 64, .max_line_bytes = 120 };
+	uint32_t seed = 12345;
+	char input[256];
+	for (int n = 0; n < 3000; n++) {
+		size_t len = 0;
+		seed = seed * 1103515245 + 12345;
+		size_t want = (seed >> 16) % 200;
+		bool line_start = true;
+		while (len < want) {
+			if (line_start && n % 5 != 0) {
+				/* mostly valid command starts, so the args get exercised */
+				memcpy(input + len, "t X ", 4);
+				len += 4;
+			}
+			seed = seed * 1103515245 + 12345;
+			const char *tok = tokens[(seed >> 16) % (sizeof(tokens) / sizeof(tokens[0]))];
+			size_t tlen = strlen(tok);
+			memcpy(input + len, tok, tlen);
+			len += tlen;
+			line_start = input[len - 1] == '\n';
+		}
+		enum lit_policy policy = (enum lit_policy)(n % 3);
+		struct run r1 = { .set = set, .policy = policy }, r2 = r1;
+		char *whole = run_input(&r1, input, len, false);
+		char *bytes = run_input(&r2, input, len, true);
+		if (strcmp(whole, bytes) != 0)
+			test_fail(__FILE__, __LINE__, "input %d differs:\n%s\n---\n%s", n,
+				  whole, bytes);
+		free(whole);
+		free(bytes);
+	}
+}
+
 TEST_MAIN(TEST(test_simple_commands), TEST(test_arg_types), TEST(test_fetch_brackets),
 	  TEST(test_literals_accept), TEST(test_literals_fd), TEST(test_literals_reject),
 	  TEST(test_buffer_left_after_literal), TEST(test_malformed_recovers),
 	  TEST(test_fatal_errors), TEST(test_limits), TEST(test_many_args_linear),
-	  TEST(test_read_line), TEST(test_arg_helpers), TEST(test_fd_write_error))
+	  TEST(test_read_line), TEST(test_arg_helpers), TEST(test_fd_write_error),
+	  TEST(test_random_inputs))
