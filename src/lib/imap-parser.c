@@ -875,7 +875,9 @@ int imap_parser_read_line(struct imap_parser *p, const char **line_r, size_t *le
 	if (!p->raw_line) {
 		if (p->state != STATE_START && p->state != STATE_DONE)
 			log_panic("imap_parser_read_line() inside a command");
-		imap_parser_reset(p);
+		/* keep the args of the command that reads the line; only the token
+		 * buffer (unused once a command is complete) is reused */
+		buffer_reset(&p->token);
 		p->raw_line = true;
 	}
 	const unsigned char *data = buffer_data(p->input);
@@ -895,7 +897,8 @@ int imap_parser_read_line(struct imap_parser *p, const char **line_r, size_t *le
 	if (line_len > 0 && buffer_data(&p->token)[line_len - 1] == '\r')
 		buffer_truncate(&p->token, --line_len);
 	p->raw_line = false;
-	p->state = STATE_DONE;
+	if (p->state == STATE_START)
+		p->state = STATE_DONE;
 	*line_r = buffer_str(&p->token);
 	*len_r = line_len;
 	return 1;

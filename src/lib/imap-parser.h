@@ -174,7 +174,10 @@ const char *imap_parser_get_error(const struct imap_parser *parser, bool *fatal_
 /* Read one raw line (IDLE's "DONE", AUTHENTICATE responses) from the same buffer:
  * 1 with *line_r (NUL-terminated, without CR/LF, valid until the next parser call) and
  * *len_r; 0 = need more; -1 = longer than max_line_bytes (fatal, see get_error).
- * Only between commands (not after IMAP_PARSE_MORE/LITERAL of a partial command). */
+ * Only after a command was returned complete (or before any), not after
+ * IMAP_PARSE_MORE/LITERAL of a partial command. The tag and args of the last command
+ * stay valid (IDLE or AUTHENTICATE may still use them) until imap_parser_read() or
+ * imap_parser_reset(). */
 int imap_parser_read_line(struct imap_parser *parser, const char **line_r, size_t *len_r);
 
 /* Forget the current command (args, tag, partial state) but not the input buffer.

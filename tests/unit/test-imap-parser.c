@@ -468,6 +468,12 @@ static void test_read_line(void)
 	TEST_ASSERT_INT_EQ(imap_parser_read_line(parser, &line, &len), 1);
 	TEST_ASSERT_STR_EQ(line, "");
 	TEST_ASSERT_INT_EQ(len, 0);
+	/* the command's tag and args survive raw lines (IDLE ... DONE) */
+	TEST_ASSERT_STR_EQ(imap_parser_get_tag(parser), "t");
+	unsigned int count;
+	const struct imap_arg *args = imap_parser_get_args(parser, &count);
+	TEST_ASSERT_INT_EQ(count, 1);
+	TEST_ASSERT(imap_arg_atom_equals(&args[0], "NOOP"));
 	buffer_append_str(&in, "123456");
 	TEST_ASSERT_INT_EQ(imap_parser_read_line(parser, &line, &len), 0);
 	buffer_append_str(&in, "7890");
