@@ -63,8 +63,8 @@ struct imap_parser {
 	size_t line_bytes;            /* non-literal bytes of this command */
 	char *tag;                    /* in the arena */
 
-	struct imap_arg *stack;       /* completed args; max_args + 1 entries */
-	unsigned int stack_count, arg_count;
+	struct imap_arg *stack;       /* completed args; grows up to max_args + 1 */
+	unsigned int stack_count, stack_alloc, arg_count;
 	unsigned int *frames;         /* frames[d] = stack index of list d's first child */
 	unsigned int depth;
 	struct imap_arg *partial;     /* imap_parser_get_partial_args() copy */
@@ -220,6 +220,19 @@ const char *imap_parser_get_error(const struct imap_parser *p, bool *fatal_r)
 
 /* ---- args ------------------------------------------------------------------------- */
 
+/* Room for one more entry on the stack (stack_count <= arg_count <= max_args, plus one
+ * slot for the final EOL). */
+static void stack_grow(struct imap_parser *p)
+{
+	if (p->stack_count < p->stack_alloc)
+		return;
+	unsigned int alloc = p->stack_alloc == 0 ? 16 : p->stack_alloc * 2;
+	if (alloc > p->set.max_args + 1)
+		alloc = p->set.max_args + 1;
+	p->stack = i_reallocarray(p->stack, alloc, sizeof(*p->stack));
+	p->stack_alloc = alloc;
+}
+
 static bool push_arg(struct imap_parser *p, enum imap_arg_type type,
 		     const char *str, size_t len)
 {
@@ -227,8 +240,7 @@ static bool push_arg(struct imap_parser *p, enum imap_arg_type type,
 		parse_error(p, "Too many arguments");
 		return false;
 	}
-	if (p->stack == NULL)
-		p->stack = i_new(struct imap_arg, p->set.max_args + 1);
+	stack_grow(p);
 	struct imap_arg *arg = &p->stack[p->stack_count++];
 	p->arg_count++;
 	memset(arg, 0, sizeof(*arg));
@@ -257,8 +269,6 @@ static bool open_list(struct imap_parser *p)
 		parse_error(p, "Too many arguments");
 		return false;
 	}
-	if (p->stack == NULL)
-		p->stack = i_new(struct imap_arg, p->set.max_args + 1);
 	p->arg_count++; /* the LIST itself */
 	p->frames[++p->depth] = p->stack_count;
 	return true;
@@ -270,9 +280,11 @@ static void close_list(struct imap_parser *p)
 	unsigned int count = p->stack_count - start;
 	struct imap_arg *children = arena_alloc(p, sizeof(*children) * (count + 1));
 
-	memcpy(children, p->stack + start, sizeof(*children) * count);
+	if (count > 0)
+		memcpy(children, p->stack + start, sizeof(*children) * count);
 	set_eol(&children[count]);
 	p->stack_count = start;
+	stack_grow(p); /* "()" as the very first arg: nothing allocated yet */
 	struct imap_arg *list = &p->stack[p->stack_count++];
 	memset(list, 0, sizeof(*list));
 	list->type = IMAP_ARG_LIST;
@@ -376,8 +388,7 @@ static int end_line(struct imap_parser *p, int *result_r)
 		return line_error(p, "Missing ')'", result_r);
 	if (p->lit_write_errno != 0)
 		return line_error(p, "Failed to write literal", result_r);
-	if (p->stack == NULL)
-		p->stack = i_new(struct imap_arg, p->set.max_args + 1);
+	stack_grow(p);
 	set_eol(&p->stack[p->stack_count]);
 	p->state = STATE_DONE;
 	*result_r = IMAP_PARSE_OK;

@@ -203,6 +203,8 @@ static void test_arg_types(void)
 	      "OK t [STORE 1:*,5 +FLAGS.SILENT (\\Seen \\Flagged $Junk)]\n");
 	CHECK("t LIST \"\" %/*\r\n", "OK t [LIST \"\" %/*]\n");
 	CHECK("t X (a (b (c)) () ( d ))\r\n", "OK t [X (a (b (c)) () (d))]\n");
+	CHECK("t ()\r\n", "OK t [()]\n");
+	CHECK("t (())\r\n", "OK t [(())]\n");
 	CHECK("t X ((\"x\"))(\r\n", "ERR t: Missing space between arguments\n");
 	/* "~" not followed by "{" is an atom character */
 	CHECK("t SELECT ~peter/mail ~\r\n", "OK t [SELECT ~peter/mail ~]\n");
