@@ -96,6 +96,9 @@ config.mk: configure.ac config.mk.in build-aux/deps.sh
 build-config.h: config.mk
 
 # ---- rules ---------------------------------------------------------------------------
+# Keep objects of unit tests (make would delete them as intermediates).
+.SECONDARY:
+
 .PHONY: all deps demo check unit integration install clean distclean bench bench-quick fuzz
 
 DEMO_FILES := $(shell find share/demo -type f 2>/dev/null)
