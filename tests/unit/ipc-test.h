@@ -20,7 +20,7 @@
 
 #define UNUSED __attribute__((unused))
 #define TEST_HELLO "{\"hello\":\"test\",\"major\":1,\"minor\":2}\n"
-#define TEST_MAX_MSGS 16
+#define TEST_MAX_MSGS 32
 
 struct peer {
 	struct ioloop *loop;

@@ -325,6 +325,54 @@ static void test_output_buffered_while_peer_is_slow(void)
 	peer_teardown(&p);
 }
 
+/* A descriptor queued behind other output still travels with its own line: sender
+ * and receiver are two conns on two loops, the receiver not reading at first. */
+static void test_fd_behind_queued_output(void)
+{
+	int before = count_fds();
+	struct ipc_settings set = test_settings;
+	struct peer a, b;
+	static char pad[60001];
+	int sv[2];
+
+	set.accept_fds = true;
+	memset(pad, 'p', sizeof(pad) - 1);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.raw = b.raw = -1;
+	a.loop = ioloop_create();
+	b.loop = ioloop_create();
+	TEST_ASSERT_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	a.conn = ipc_conn_create(a.loop, sv[0], &set, peer_on_message, peer_on_close, &a);
+	b.conn = ipc_conn_create(b.loop, sv[1], &set, peer_on_message, peer_on_close, &b);
+	int memfd = memfd_with("queued");
+	for (int i = 0; i < 22; i++) {
+		json_t *msg = json_pack("{s:i,s:s}", "n", i, "pad", i < 20 ? pad : "");
+		ipc_conn_send(a.conn, msg, i == 20 ? memfd : -1);
+		json_decref(msg);
+	}
+	close(memfd);
+	TEST_ASSERT(ipc_conn_output_pending(a.conn) > 60000);
+	for (int i = 0; i < 1000 && b.msg_count < 22; i++) {
+		ioloop_run_once(a.loop, 0);
+		ioloop_run_once(b.loop, 1);
+	}
+	TEST_ASSERT_UINT_EQ(b.msg_count, 22);
+	TEST_ASSERT_UINT_EQ(ipc_conn_output_pending(a.conn), 0);
+	for (unsigned int i = 0; i < b.msg_count && i < TEST_MAX_MSGS; i++) {
+		TEST_ASSERT_INT_EQ(json_integer_value(json_object_get(b.msgs[i], "n")), i);
+		if (i != 20)
+			TEST_ASSERT_INT_EQ(b.fds[i], -1);
+		else if (b.fds[i] < 0)
+			TEST_ASSERT(!"descriptor lost");
+		else
+			TEST_ASSERT_STR_EQ(fd_content(b.fds[i]), "queued");
+	}
+	peer_teardown(&b);
+	peer_teardown(&a);
+	TEST_ASSERT_INT_EQ(count_fds(), before);
+}
+
 static void test_output_limit_closes(void)
 {
 	struct ipc_settings set = test_settings;
@@ -420,5 +468,5 @@ static void test_reply_builders(void)
 TEST_MAIN(TEST(test_request_ids_and_out_of_order_replies), TEST(test_request_timeout),
 	  TEST(test_close_fails_pending_requests), TEST(test_destroy_fails_pending_requests),
 	  TEST(test_destroy_in_reply_callback), TEST(test_request_reply_between_conns),
-	  TEST(test_output_buffered_while_peer_is_slow), TEST(test_output_limit_closes),
+	  TEST(test_output_buffered_while_peer_is_slow), TEST(test_fd_behind_queued_output), TEST(test_output_limit_closes),
 	  TEST(test_write_to_closed_peer), TEST(test_reply_builders))
