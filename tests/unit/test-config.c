@@ -226,9 +226,11 @@ static void test_value_errors(void)
 static void test_combination_errors(void)
 {
 	expect_error("host =\n", "t.conf:1: [server] host: at least one address is needed");
+	expect_error("[imap]\nplaintext_auth = sometimes\n",
+		     "t.conf:2: [imap] plaintext_auth: invalid value 'sometimes' "
+		     "(one of always|loopback|never)");
 	expect_error("[backend]\ntype = maildir\n",
 		     "default: [maildir] base_dir: required with backend maildir");
-	expect_error("[tls]\ncert = /c.pem\n", "t.conf:2: [tls] cert: set without [tls] key");
 	expect_error("[tls]\nkey = /k.pem\n", "t.conf:2: [tls] key: set without [tls] cert");
 	expect_error("tls_port = 143\n[tls]\ncert = /c\nkey = /k\n",
 		     "t.conf:1: [server] tls_port: same as [server] port");
