@@ -177,6 +177,7 @@ struct ipc_conn *ipc_conn_create(struct ioloop *loop, int fd, const struct ipc_s
 	size_t out_max = max * IPC_OUTPUT_LIMIT_FACTOR;
 	socklen_t len = sizeof(conn->cred);
 
+	i_assert(set->protocol != NULL && fd >= 0);
 	conn->loop = loop;
 	conn->fd = fd;
 	conn->protocol = i_strdup(set->protocol);
