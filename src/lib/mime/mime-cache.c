@@ -195,14 +195,17 @@ static bool load_arrays(struct reader *r, struct mime_tree *tree, uint32_t parts
 	/* each record takes at least 8 bytes: refuse counts the blob cannot hold */
 	if ((uint64_t)parts + params + envs > (r->len - r->pos) / 8 || parts == 0)
 		return false;
-	for (uint32_t i = 0; i < parts && !r->bad; i++)
-		get_part(r, &tree->parts[mime_tree_add_part(tree)]);
+	for (uint32_t i = 0; i < parts && !r->bad; i++) {
+		uint32_t idx = mime_tree_add_part(tree);
+		get_part(r, &tree->parts[idx]);
+	}
 	for (uint32_t i = 0; i < params && !r->bad; i++) {
 		struct mime_str name = get_str(r);
 		mime_tree_add_param(tree, name, get_str(r));
 	}
 	for (uint32_t i = 0; i < envs && !r->bad; i++) {
-		struct mime_envelope_raw *env = &tree->envelopes[mime_tree_add_envelope(tree)];
+		uint32_t idx = mime_tree_add_envelope(tree);
+		struct mime_envelope_raw *env = &tree->envelopes[idx];
 		for (unsigned int f = 0; f < MIME_ENV_COUNT; f++)
 			env->fields[f] = get_str(r);
 	}

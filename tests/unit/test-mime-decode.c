@@ -1,0 +1,141 @@
+/* Transfer-encoding decoders on known vectors (RFC 4648 section 10 for base64,
+ * RFC 2045 6.7 rules for quoted-printable), fed whole and one byte at a time. */
+#include "test.h"
+#include "mime-test-util.h"
+#include "mime/mime-decode.h"
+#include "mime/mime-parser.h"
+
+static void decode(enum mime_cte cte, const char *in, size_t len, bool bytewise,
+		   struct buffer *out)
+{
+	struct mime_decoder dec;
+	mime_decoder_init(&dec, cte);
+	if (!bytewise) {
+		mime_decoder_feed(&dec, in, len, out);
+	} else {
+		for (size_t i = 0; i < len; i++)
+			mime_decoder_feed(&dec, in + i, 1, out);
+	}
+	mime_decoder_finish(&dec, out);
+}
+
+static void check(enum mime_cte cte, const char *in, const char *expect, size_t expect_len)
+{
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct buffer out;
+		buffer_init(&out, 0);
+		decode(cte, in, strlen(in), bytewise, &out);
+		if (!test_mem_eq(buffer_data(&out), buffer_len(&out), expect, expect_len))
+			test_fail(__FILE__, __LINE__, "decode \"%s\" (bytewise %d): \"%s\"", in,
+				  bytewise, buffer_str(&out));
+		buffer_deinit(&out);
+	}
+}
+
+#define CHECK(cte, in, lit) check(cte, in, lit, sizeof(lit) - 1)
+
+static void test_base64_vectors(void)
+{
+	CHECK(MIME_CTE_BASE64, "", "");
+	CHECK(MIME_CTE_BASE64, "Zg==", "f");
+	CHECK(MIME_CTE_BASE64, "Zm8=", "fo");
+	CHECK(MIME_CTE_BASE64, "Zm9v", "foo");
+	CHECK(MIME_CTE_BASE64, "Zm9vYg==", "foob");
+	CHECK(MIME_CTE_BASE64, "Zm9vYmE=", "fooba");
+	CHECK(MIME_CTE_BASE64, "Zm9vYmFy", "foobar");
+	CHECK(MIME_CTE_BASE64, "AAEC/w==", "\x00\x01\x02\xff");
+	CHECK(MIME_CTE_BASE64, "+/+/", "\xfb\xff\xbf");
+}
+
+static void test_base64_lenient(void)
+{
+	CHECK(MIME_CTE_BASE64, "Zm9v\r\nYmFy\r\n", "foobar");
+	CHECK(MIME_CTE_BASE64, " Z m9\tv*!Y mFy", "foobar");
+	CHECK(MIME_CTE_BASE64, "Zg", "f");           /* missing padding */
+	CHECK(MIME_CTE_BASE64, "Zm8", "fo");
+	CHECK(MIME_CTE_BASE64, "Zm9vY", "foo");      /* dangling char dropped */
+	CHECK(MIME_CTE_BASE64, "Zg==Zm8=", "ffo");   /* concatenated blocks */
+	CHECK(MIME_CTE_BASE64, "====", "");
+}
+
+static void test_qp(void)
+{
+	CHECK(MIME_CTE_QP, "a=3Db", "a=b");
+	CHECK(MIME_CTE_QP, "caf=C3=A9", "caf\xc3\xa9");
+	CHECK(MIME_CTE_QP, "caf=c3=a9", "caf\xc3\xa9");          /* lower-case hex */
+	CHECK(MIME_CTE_QP, "soft=\r\nbreak", "softbreak");
+	CHECK(MIME_CTE_QP, "soft=\nbreak", "softbreak");
+	CHECK(MIME_CTE_QP, "soft=  \r\nbreak", "softbreak");       /* blanks after "=" */
+	CHECK(MIME_CTE_QP, "trail  \r\nx\t\r\n", "trail\r\nx\r\n"); /* trailing blanks go */
+	CHECK(MIME_CTE_QP, "mid  dle", "mid  dle");
+	CHECK(MIME_CTE_QP, "bare\nlf", "bare\nlf");
+	CHECK(MIME_CTE_QP, "bad=G1", "bad=G1");
+	CHECK(MIME_CTE_QP, "bad=4", "bad=4");
+	CHECK(MIME_CTE_QP, "bad=4x", "bad=4x");
+	CHECK(MIME_CTE_QP, "end=", "end");
+	CHECK(MIME_CTE_QP, "eq= x", "eq= x");
+	CHECK(MIME_CTE_QP, "lone\rcr", "lone\rcr");
+	CHECK(MIME_CTE_QP, "=3D=3d", "==");
+	CHECK(MIME_CTE_QP, "end  ", "end");
+}
+
+static void test_identity_and_names(void)
+{
+	CHECK(MIME_CTE_8BIT, "a=3D\r\n", "a=3D\r\n");
+	TEST_ASSERT_INT_EQ(mime_decode_cte(NULL), MIME_CTE_7BIT);
+	TEST_ASSERT_INT_EQ(mime_decode_cte(""), MIME_CTE_7BIT);
+	TEST_ASSERT_INT_EQ(mime_decode_cte("BASE64"), MIME_CTE_BASE64);
+	TEST_ASSERT_INT_EQ(mime_decode_cte(" Quoted-Printable (comment)"), MIME_CTE_QP);
+	TEST_ASSERT_INT_EQ(mime_decode_cte("8Bit"), MIME_CTE_8BIT);
+	TEST_ASSERT_INT_EQ(mime_decode_cte("binary"), MIME_CTE_BINARY);
+	TEST_ASSERT_INT_EQ(mime_decode_cte("x-uuencode"), MIME_CTE_UNKNOWN);
+	TEST_ASSERT_INT_EQ(mime_decode_cte("base64x"), MIME_CTE_UNKNOWN);
+}
+
+static void test_bounded_output(void)
+{
+	struct buffer out;
+	struct mime_decoder dec;
+	buffer_init(&out, 4);
+	mime_decoder_init(&dec, MIME_CTE_BASE64);
+	TEST_ASSERT_INT_EQ(mime_decoder_feed(&dec, "Zm9vYmFy", 8, &out), -1);
+	TEST_ASSERT(buffer_len(&out) <= 4);
+	buffer_deinit(&out);
+}
+
+static void test_parts_of_corpus(void)
+{
+	size_t len;
+	unsigned char *msg = mime_test_read("encodings.eml", &len);
+	struct mime_tree *tree = mime_parse(msg, len);
+	const struct mime_part *root = mime_tree_root(tree);
+	static const struct { const char *data; size_t len; } expect[] = {
+		{ "Hello, World!", 13 }, { "a=b\r\nsoftbreak", 14 },
+		{ "\xc3\xa9t\xc3\xa9", 5 }, { "\x00\x01\xff", 3 },
+	};
+	for (uint32_t i = 0; i < 4; i++) {
+		struct buffer out;
+		uint64_t size;
+		const struct mime_part *part = mime_tree_child(tree, root, i + 1);
+		buffer_init(&out, 0);
+		TEST_ASSERT_INT_EQ(mime_decode_part(tree, msg, len, part, &out), MIME_DECODE_OK);
+		TEST_ASSERT_MEM_EQ(buffer_data(&out), buffer_len(&out), expect[i].data, expect[i].len);
+		TEST_ASSERT_INT_EQ(mime_decode_part_size(tree, msg, len, part, &size), MIME_DECODE_OK);
+		TEST_ASSERT_UINT_EQ(size, expect[i].len);
+		buffer_deinit(&out);
+	}
+	struct buffer out;
+	uint64_t size;
+	buffer_init(&out, 0);
+	TEST_ASSERT_INT_EQ(mime_decode_part(tree, msg, len, mime_tree_child(tree, root, 5), &out),
+			   MIME_DECODE_UNKNOWN_CTE);
+	TEST_ASSERT_INT_EQ(mime_decode_part_size(tree, msg, len, mime_tree_child(tree, root, 5),
+						 &size), MIME_DECODE_UNKNOWN_CTE);
+	TEST_ASSERT_INT_EQ(buffer_len(&out), 0);
+	buffer_deinit(&out);
+	mime_tree_destroy(&tree);
+	free(msg);
+}
+
+TEST_MAIN(TEST(test_base64_vectors), TEST(test_base64_lenient), TEST(test_qp),
+	  TEST(test_identity_and_names), TEST(test_bounded_output), TEST(test_parts_of_corpus))
