@@ -1,0 +1,319 @@
+"""Authentication against the real daemon: the auth process over auth.sock, and
+LOGIN / AUTHENTICATE through the imap worker.
+
+Fixture users (tests/data/users, pymap's maildir format) are copied into a fresh base
+directory per test; their passwords are listed in tests/data/users/README.md."""
+import base64
+import imaplib
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "data", "users")
+
+# user -> password, one per hash format in the fixture shadow file
+USERS = {
+    "testuser": "testpass",        # $pbkdf2$ (pymap's test-suite hash)
+    "alice": "alicepass",          # $pbkdf2-sha256$ base64
+    "bob": "bobpass",              # $pbkdf2-sha256$ passlib ab64
+    "carol": "carolpass",          # $pbkdf2-sha512$
+    "dave": "davepass",            # $pbkdf2$ ab64
+    "erin": "erinpass",            # yescrypt
+    "frank": "frankpass",          # sha512-crypt
+    "grace": "gracepass",          # bcrypt
+    "heidi": "heidipass",          # sha256-crypt
+    "ivan": "ivanpass",            # argon2id
+    "judy": "judypass",            # argon2i
+}
+
+
+def write_config(tmp_path, base_dir, **auth):
+    lines = ["[auth]"] + ["%s = %s" % kv for kv in auth.items()]
+    path = tmp_path / "auth-test.conf"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def maildir_base(tmp_path):
+    base = tmp_path / "maildir"
+    base.mkdir()
+    for name in ("pymap-etc-passwd", "pymap-etc-shadow", "pymap-etc-group"):
+        shutil.copy(os.path.join(FIXTURES, name), base / name)
+    os.chmod(base, 0o755)
+    return base
+
+
+def start_maildir(pymap_server, tmp_path, **auth):
+    base = maildir_base(tmp_path)
+    global_args = []
+    if auth:
+        global_args = ["-c", write_config(tmp_path, base, **auth)]
+    server = pymap_server(args=["maildir", str(base)], global_args=global_args)
+    return server, base
+
+
+class AuthClient:
+    """Speaks pymap-auth 1.0 on auth.sock directly."""
+
+    def __init__(self, server):
+        self.sock = socket.socket(socket.AF_UNIX)
+        deadline = time.monotonic() + 10
+        path = str(server.run_dir / "auth.sock")
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.sock.settimeout(30)
+        self.file = self.sock.makefile("rwb")
+        self.file.write(b'{"hello":"pymap-auth","major":1,"minor":0}\n')
+        self.file.flush()
+        hello = json.loads(self.file.readline())
+        assert hello == {"hello": "pymap-auth", "major": 1, "minor": 0}
+        self.next_id = 1
+
+    def call(self, **request):
+        request["id"] = self.next_id
+        self.next_id += 1
+        self.file.write(json.dumps(request).encode() + b"\n")
+        self.file.flush()
+        reply = json.loads(self.file.readline())
+        assert reply["id"] == request["id"]
+        return reply
+
+    def login(self, user, password, remote="127.0.0.1", **extra):
+        return self.call(op="auth.login", mech="PLAIN", user=user, password=password,
+                         remote=remote, **extra)
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+# ---- the auth process itself --------------------------------------------------------
+
+def test_auth_sock_every_hash_format(pymap_server, tmp_path):
+    server, _ = start_maildir(pymap_server, tmp_path, failure_delay_ms=0)
+    auth = AuthClient(server)
+    for user, password in USERS.items():
+        reply = auth.login(user, password)
+        assert reply["ok"] is True, (user, reply)
+        assert reply["user"]["name"] == user
+        assert "hash" not in json.dumps(reply)
+        reply = auth.login(user, password + "x")
+        assert reply == {"id": reply["id"], "ok": False, "code": "AUTHENTICATIONFAILED",
+                         "message": "Invalid authentication credentials."}
+    # SASLprep: NO-BREAK SPACE maps to a space, U+2168 to "IX"
+    assert auth.login("nbsp", "pass\u00a0word")["ok"] is True
+    assert auth.login("nfkc", "\u2168")["ok"] is True
+    # disabled, unusable or missing hashes, unknown users
+    for user in ("locked", "nopass", "badhash", "noshadow", "nobody", "too"):
+        assert auth.login(user, "testpass")["code"] == "AUTHENTICATIONFAILED", user
+    auth.close()
+    log = server.log_text()
+    assert "pymap-etc-passwd:19: malformed line skipped" in log
+    assert "pymap-etc-shadow:19: malformed line skipped" in log
+    assert "pymap-etc-shadow:17" in log          # badhash: logged by file:line
+    assert "$unknown$" not in log                 # never the hash itself
+
+
+def test_auth_sock_user_roles_authzid_hash(pymap_server, tmp_path):
+    server, _ = start_maildir(pymap_server, tmp_path, failure_delay_ms=0)
+    auth = AuthClient(server)
+    reply = auth.call(op="auth.user", user="weird")
+    assert reply["user"] == {"name": "weird", "mailbox_path": "mail:box",
+                             "params": {"mailbox_path": "mail:box"}, "roles": ["sudo"]}
+    assert auth.call(op="auth.user", user="root")["user"]["roles"] == ["admin"]
+    assert auth.call(op="auth.user", user="nobody")["code"] == "NOTFOUND"
+    # authzid: needs admin or sudo
+    assert auth.login("alice", "alicepass", authzid="bob")["user"]["name"] == "bob"
+    assert auth.login("bob", "bobpass", authzid="alice")["code"] == "AUTHORIZATIONFAILED"
+    assert auth.login("alice", "alicepass", authzid="nobody")["code"] == "AUTHORIZATIONFAILED"
+    h = auth.call(op="auth.hash", password="newpass")["hash"]
+    assert h.startswith("$y$")
+    assert auth.call(op="auth.hash", password="x", scheme="md5")["code"] == "BADREQUEST"
+    assert auth.call(op="auth.nope")["code"] == "BADREQUEST"
+    auth.close()
+
+
+def test_auth_sock_users_file_reload(pymap_server, tmp_path):
+    server, base = start_maildir(pymap_server, tmp_path, failure_delay_ms=0)
+    auth = AuthClient(server)
+    assert auth.login("newbie", "newpass")["ok"] is False
+    # what pymap (or pymapctl set-user) writes: whole files, CRLF, replaced by rename
+    h = auth.call(op="auth.hash", password="newpass", scheme="pbkdf2-sha256")["hash"]
+    for name, line in (("pymap-etc-passwd", "newbie:x::::newbie:"),
+                       ("pymap-etc-shadow", "newbie:%s:::::::" % h)):
+        text = (base / name).read_text(newline="") + line + "\r\n"
+        (base / (name + ".tmp")).write_text(text, newline="")
+        os.rename(base / (name + ".tmp"), base / name)
+    assert auth.login("newbie", "newpass")["ok"] is True
+    auth.close()
+
+
+def test_auth_sock_failure_delay_does_not_block(pymap_server, tmp_path):
+    server, _ = start_maildir(pymap_server, tmp_path, failure_delay_ms=1000)
+    slow, fast = AuthClient(server), AuthClient(server)
+    start = time.monotonic()
+    slow.file.write(json.dumps({"id": 1, "op": "auth.login", "mech": "PLAIN",
+                                "user": "alice", "password": "wrong",
+                                "remote": "127.0.0.1"}).encode() + b"\n")
+    slow.file.flush()
+    # another client is served while the failure is being delayed
+    assert fast.login("testuser", "testpass")["ok"] is True
+    assert time.monotonic() - start < 0.8
+    reply = json.loads(slow.file.readline())
+    assert reply["code"] == "AUTHENTICATIONFAILED"
+    assert time.monotonic() - start >= 0.95
+    slow.close()
+    fast.close()
+
+
+def test_auth_sock_lockout(pymap_server, tmp_path):
+    server, _ = start_maildir(pymap_server, tmp_path, failure_delay_ms=0,
+                              lockout_threshold=3, lockout_window_secs=60)
+    auth = AuthClient(server)
+    for _ in range(3):
+        assert auth.login("alice", "wrong", remote="192.0.2.1")["code"] == "AUTHENTICATIONFAILED"
+    # the right password is refused now, for this IP and for this user
+    reply = auth.login("alice", "alicepass", remote="192.0.2.1")
+    assert reply["ok"] is False and reply["temp"] is True and reply["code"] == "UNAVAILABLE"
+    assert auth.login("alice", "alicepass", remote="192.0.2.2")["temp"] is True
+    assert auth.login("bob", "bobpass", remote="192.0.2.1")["temp"] is True
+    assert auth.login("bob", "bobpass", remote="192.0.2.2")["ok"] is True
+    auth.close()
+    assert server.log_text().count("locked out for 60 s") == 2   # ip and user, once each
+
+
+def test_dict_demo_user(pymap_server, tmp_path):
+    server = pymap_server(global_args=["-c", write_config(tmp_path, None, failure_delay_ms=700)])
+    auth, other = AuthClient(server), AuthClient(server)
+    assert auth.login("demouser", "demopass")["user"] == {"name": "demouser", "params": {},
+                                                          "roles": []}
+    assert auth.call(op="auth.user", user="demouser")["ok"] is True
+    assert auth.call(op="auth.user", user="x")["code"] == "NOTFOUND"
+    # the failure delay is a timer: the other connection is answered meanwhile
+    start = time.monotonic()
+    auth.file.write(b'{"id":99,"op":"auth.login","mech":"PLAIN","user":"demouser",'
+                    b'"password":"wrong","remote":"127.0.0.1"}\n')
+    auth.file.flush()
+    assert other.login("demouser", "demopass")["ok"] is True
+    assert time.monotonic() - start < 0.5
+    assert json.loads(auth.file.readline())["code"] == "AUTHENTICATIONFAILED"
+    assert time.monotonic() - start >= 0.65
+    # unknown user: same answer, same delay
+    start = time.monotonic()
+    assert auth.login("nobody", "demopass")["code"] == "AUTHENTICATIONFAILED"
+    assert time.monotonic() - start >= 0.65
+    auth.close()
+    other.close()
+
+
+def cram_response(user, secret, challenge):
+    import hmac
+    return hmac.new(secret.encode(), challenge.encode(), "md5").hexdigest()
+
+
+def test_dict_cram_md5(pymap_server, tmp_path):
+    server = pymap_server(global_args=["-c", write_config(tmp_path, None, failure_delay_ms=0)])
+    auth = AuthClient(server)
+    ch = "<1896.697170952@postoffice.example.net>"
+    reply = auth.call(op="auth.cram", user="demouser", challenge=ch,
+                      response=cram_response("demouser", "demopass", ch), remote="::1")
+    assert reply["ok"] is True and reply["user"]["name"] == "demouser"
+    reply = auth.call(op="auth.cram", user="demouser", challenge=ch,
+                      response=cram_response("demouser", "wrong", ch), remote="::1")
+    assert reply["code"] == "AUTHENTICATIONFAILED"
+    auth.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run children as other users")
+def test_worker_cannot_read_shadow(pymap_server, tmp_path):
+    server, base = start_maildir(pymap_server, tmp_path, failure_delay_ms=0)
+    auth_user = pwd.getpwnam("pymap-auth")
+    os.chown(base / "pymap-etc-shadow", auth_user.pw_uid, auth_user.pw_gid)
+    os.chmod(base / "pymap-etc-shadow", 0o600)
+    auth = AuthClient(server)
+    assert auth.login("alice", "alicepass")["ok"] is True   # auth can still read it
+    auth.close()
+    pids = subprocess.run(["pgrep", "-f", "libexec/pymap/imap", "-s", str(server.proc.pid)],
+                          capture_output=True, text=True).stdout.split()
+    assert pids, "no imap worker found"
+    for pid in pids:
+        uid = int(open("/proc/%s/status" % pid).read().split("Uid:")[1].split()[1])
+        # the worker's uid, trying to open the shadow file as that uid
+        probe = subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid,
+                                "--clear-groups", "cat", str(base / "pymap-etc-shadow")],
+                               capture_output=True)
+        assert uid != 0 and probe.returncode != 0
+
+
+# ---- through the imap worker ----------------------------------------------------------
+
+def imap(server):
+    return imaplib.IMAP4("127.0.0.1", server.port, timeout=30)
+
+
+def test_imap_login_each_hash_format(pymap_server, tmp_path):
+    server, _ = start_maildir(pymap_server, tmp_path, failure_delay_ms=0)
+    for user, password in USERS.items():
+        m = imap(server)
+        typ, _ = m.login(user, password)
+        assert typ == "OK", user
+        m.logout()
+
+
+def test_imap_authenticate_plain_and_login(pymap_server, tmp_path):
+    server, _ = start_maildir(pymap_server, tmp_path, failure_delay_ms=0)
+    m = imap(server)
+    # without SASL-IR: the client waits for the empty "+ " challenge first
+    m._mode_utf8 = False
+    caps = m.capabilities
+    assert "AUTH=PLAIN" in caps and "AUTH=LOGIN" in caps
+    typ, _ = m.authenticate("PLAIN", lambda challenge: b"\0alice\0alicepass")
+    assert typ == "OK"
+    m.logout()
+    # with SASL-IR (RFC 4959): the response goes on the command line
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    f = raw.makefile("rwb")
+    f.readline()
+    ir = base64.b64encode(b"\0bob\0bobpass").decode()
+    f.write(("a AUTHENTICATE PLAIN %s\r\n" % ir).encode())
+    f.flush()
+    line = f.readline()
+    while line.startswith(b"*"):
+        line = f.readline()
+    assert line.startswith(b"a OK"), line
+    raw.close()
+    # LOGIN mechanism: Username: / Password: challenges
+    m = imap(server)
+    answers = iter([b"carol", b"carolpass"])
+    typ, _ = m.authenticate("LOGIN", lambda challenge: next(answers))
+    assert typ == "OK"
+    m.logout()
+
+
+def test_imap_failure_delay_and_lockout(pymap_server, tmp_path):
+    server, _ = start_maildir(pymap_server, tmp_path, failure_delay_ms=1000,
+                              lockout_threshold=3, lockout_window_secs=60)
+    m = imap(server)
+    start = time.monotonic()
+    with pytest.raises(imaplib.IMAP4.error) as exc:
+        m.login("alice", "wrong")
+    assert time.monotonic() - start >= 0.95
+    assert "AUTHENTICATIONFAILED" in str(exc.value)
+    for _ in range(2):
+        with pytest.raises(imaplib.IMAP4.error):
+            m.login("alice", "wrong")
+    with pytest.raises(imaplib.IMAP4.error) as exc:
+        m.login("alice", "alicepass")
+    assert "UNAVAILABLE" in str(exc.value)
