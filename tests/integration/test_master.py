@@ -84,8 +84,9 @@ def nogroup():
 
 
 class Client:
-    def __init__(self, server, port=None):
-        self.sock = socket.create_connection(("127.0.0.1", port or server.port), timeout=10)
+    def __init__(self, server, port=None, sock=None):
+        self.sock = sock or socket.create_connection(("127.0.0.1", port or server.port),
+                                                     timeout=10)
         self.file = self.sock.makefile("rb")
         self.greeting = self.readline()
         fields = dict(f.split("=", 1) for f in self.greeting.split() if "=" in f)
@@ -306,16 +307,17 @@ def test_child_refuses_root(tmp_path, testchild, pymap_server):
 
 
 def connect_two_workers(server):
-    clients, seen = [], {}
-    for _ in range(60):
-        c = Client(server)
-        if c.pid in seen:
-            c.close()
-            continue
-        seen[c.pid] = c
-        if len(seen) == 2:
-            return list(seen.values())
-    raise AssertionError("connections never reached two workers")
+    """Two clients served by different workers. Workers accept with EPOLLEXCLUSIVE,
+    which wakes an idle worker, usually the same one; so the first worker is stopped
+    (SIGSTOP) while the second client connects, and continued afterwards."""
+    first = Client(server)
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = Client(server)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    assert second.pid != first.pid
+    return [first, second]
 
 
 def test_kill_worker(tmp_path, testchild, pymap_server):
@@ -574,20 +576,17 @@ def test_real_worker_kill_one(tmp_path, pymap_server):
             "not yet supported storage backend" in server.log_text():
         pytest.skip("the worker has no maildir backend yet (dict allows one worker)")
     roles = wait_children(server, {"imap": 2})
-    socks = {}
-    for _ in range(60):
-        s = server.connect()
-        greeting = s.recv(4096)
-        assert greeting.startswith(b"* OK")
-        pid = owner_of(s, roles["imap"])
-        if pid in socks or pid is None:
-            s.close()
-            continue
-        socks[pid] = s
-        if len(socks) == 2:
-            break
-    assert len(socks) == 2
-    (dead_pid, dead), (live_pid, live) = socks.items()
+    dead = server.connect()
+    assert dead.recv(4096).startswith(b"* OK")
+    dead_pid = owner_of(dead, roles["imap"])
+    os.kill(dead_pid, signal.SIGSTOP)       # route the next connection to the other one
+    try:
+        live = server.connect()
+        assert live.recv(4096).startswith(b"* OK")
+    finally:
+        os.kill(dead_pid, signal.SIGCONT)
+    live_pid = owner_of(live, roles["imap"])
+    assert None not in (dead_pid, live_pid) and dead_pid != live_pid
     os.kill(dead_pid, signal.SIGKILL)
     dead.settimeout(5)
     assert dead.recv(4096) == b""

@@ -127,7 +127,7 @@ int main(int argc, char *argv[])
 	listen_count = master_service_listener_count(service);
 	for (unsigned int i = 0; i < listen_count && i < 16; i++) {
 		int fd = master_service_listener_fd(service, i);
-		listen_ios[i] = io_add(loop, fd, IO_READ, listener_accept,
+		listen_ios[i] = io_add(loop, fd, IO_READ | IO_EXCLUSIVE_ACCEPT, listener_accept,
 				       (void *)(long)fd);
 	}
 	report();
