@@ -140,6 +140,7 @@ static void master_signal(int signo, void *context)
 		break;
 	case SIGUSR1:
 		log_reopen();
+		log_info("SIGUSR1: log reopened");
 		supervisor_signal_all(m->sup, SIGUSR1);
 		break;
 	}

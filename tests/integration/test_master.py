@@ -410,6 +410,20 @@ def test_sighup_reload(tmp_path, testchild, pymap_server):
     assert server.stop() == 0
 
 
+def test_sigusr1_reopens_log_file(tmp_path, testchild, pymap_server):
+    libexec = make_libexec(tmp_path, testchild)
+    log_file = tmp_path / "master.log"
+    server = pymap_server(args=["dict"], config=child_conf(libexec).replace(
+        "[server]\n", "[server]\nlog_file = %s\n" % log_file, 1))
+    wait_until(lambda: "children ready" in log_file.read_text(), what="log in log_file")
+    os.rename(log_file, str(log_file) + ".1")
+    server.proc.send_signal(signal.SIGUSR1)
+    wait_until(lambda: log_file.exists() and "log reopened" in log_file.read_text(),
+               what="reopened log")
+    assert "log reopened" not in open(str(log_file) + ".1").read()
+    assert server.stop() == 0
+
+
 # ---- supervision details ---------------------------------------------------------------
 
 def test_exit_config_not_respawned(tmp_path, testchild, pymap_server):
