@@ -121,6 +121,14 @@ static struct buffer *client_out(struct client *client)
 	return client->out_content != NULL ? &client->output_tail : &client->output;
 }
 
+/* How much of an output chunk the debug log shows: one line, no CRLF. */
+static size_t debug_len(const void *data, size_t size)
+{
+	const char *nl = memchr(data, '\r', size);
+	size_t len = nl == NULL ? size : (size_t)(nl - (const char *)data);
+	return len > 200 ? 200 : len;
+}
+
 void client_send(struct client *client, const void *data, size_t size)
 {
 	if (client->destroyed)
@@ -128,8 +136,7 @@ void client_send(struct client *client, const void *data, size_t size)
 	buffer_append(client_out(client), data, size);
 	if (log_debug_enabled() && size > 0)
 		log_debug("session=%s: S: %.*s", client->session_id,
-			  (int)(size > 200 ? 200 : size - (((const char *)data)[size - 1] == '\n')),
-			  (const char *)data);
+			  (int)debug_len(data, size), (const char *)data);
 }
 
 void client_send_str(struct client *client, const char *str)
@@ -148,8 +155,7 @@ void client_sendf(struct client *client, const char *fmt, ...)
 	if (log_debug_enabled()) {
 		size_t len = buffer_len(out) - before;
 		const char *text = buffer_str(out) + before;
-		log_debug("session=%s: S: %.*s", client->session_id,
-			  (int)(len > 200 ? 200 : (len > 0 && text[len - 1] == '\n' ? len - 1 : len)),
+		log_debug("session=%s: S: %.*s", client->session_id, (int)debug_len(text, len),
 			  text);
 	}
 }

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "imap-parser.h"
 #include "log.h"
+#include "sasl-server.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 struct login_context {
 	struct auth_request *request;
+	struct sasl_server *sasl;
 	json_t *reply;
 	bool replied;
 };
@@ -22,6 +24,7 @@ static void login_cancel(struct client_command *cmd)
 {
 	struct login_context *ctx = cmd->context;
 	auth_client_cancel(&ctx->request);
+	sasl_server_destroy(&ctx->sasl);
 	if (ctx->reply != NULL)
 		json_decref(ctx->reply);
 	free(ctx);
@@ -84,22 +87,24 @@ static bool login_resume(struct client_command *cmd)
 	return true;
 }
 
-/* Ask the auth process; the command suspends until it answers. */
-static bool login_start(struct client_command *cmd, const char *mech, const char *user,
-			const char *password, const char *authzid)
+/* Ask the auth process (request is consumed); the command suspends until it
+ * answers. */
+static bool login_ask_auth(struct client_command *cmd, json_t *request)
 {
-	struct login_context *ctx = i_new0(struct login_context);
-	json_t *request = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "auth.login",
-				    "mech", mech, "user", user, "password", password,
-				    "remote", cmd->client->remote_ip);
-	if (authzid != NULL && authzid[0] != '\0')
-		json_object_set_new(request, "authzid", json_string(authzid));
-	cmd->context = ctx;
-	cmd->cancel = login_cancel;
+	struct login_context *ctx = cmd->context;
 	cmd->resume = login_resume;
+	cmd->on_line = NULL;
 	ctx->request = auth_client_request(request, login_auth_reply, cmd);
 	json_decref(request);
 	return login_resume(cmd);
+}
+
+static struct login_context *login_context_new(struct client_command *cmd)
+{
+	struct login_context *ctx = i_new0(struct login_context);
+	cmd->context = ctx;
+	cmd->cancel = login_cancel;
+	return ctx;
 }
 
 static bool cmd_login(struct client_command *cmd)
@@ -114,7 +119,78 @@ static bool cmd_login(struct client_command *cmd)
 		command_no(cmd, "[PRIVACYREQUIRED] LOGIN is disabled without TLS.");
 		return true;
 	}
-	return login_start(cmd, "LOGIN", user, password, NULL);
+	login_context_new(cmd);
+	return login_ask_auth(cmd, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "auth.login",
+					     "mech", "LOGIN", "user", user, "password", password,
+					     "remote", cmd->client->remote_ip));
+}
+
+/* ---- AUTHENTICATE (RFC 3501 6.2.2, RFC 4959 SASL-IR) ---- */
+
+/* Act on one step of the SASL exchange; true when the command is finished. */
+static bool authenticate_step(struct client_command *cmd, enum sasl_server_result result,
+			      const char *challenge, const char *error)
+{
+	struct login_context *ctx = cmd->context;
+	switch (result) {
+	case SASL_SERVER_CHALLENGE:
+		client_sendf(cmd->client, "+ %s\r\n", challenge);
+		client_flush(cmd->client);
+		return false;
+	case SASL_SERVER_DONE:
+		return login_ask_auth(cmd, sasl_server_auth_request(ctx->sasl,
+								    cmd->client->remote_ip));
+	case SASL_SERVER_CANCELLED:
+		command_bad(cmd, "AUTHENTICATE cancelled.");
+		break;
+	case SASL_SERVER_ERROR:
+		command_bad(cmd, "AUTHENTICATE: %s", error);
+		break;
+	}
+	login_cancel(cmd);
+	cmd->on_line = NULL;
+	return true;
+}
+
+static bool authenticate_line(struct client_command *cmd, const char *line, size_t len)
+{
+	struct login_context *ctx = cmd->context;
+	const char *challenge = NULL, *error = NULL;
+	enum sasl_server_result result = sasl_server_input(ctx->sasl, line, len, &challenge, &error);
+	if (authenticate_step(cmd, result, challenge, error))
+		return true;
+	/* Waiting for the auth process: the next step is a resume, not a line. */
+	if (cmd->on_line == NULL) {
+		cmd->client->input_blocked = true;
+		return false;
+	}
+	return false;
+}
+
+static bool cmd_authenticate(struct client_command *cmd)
+{
+	const char *mech_name, *initial = NULL, *challenge = NULL, *error = NULL;
+	enum sasl_mech mech;
+
+	if (!imap_arg_get_atom(&cmd->args[0], &mech_name) ||
+	    (!imap_arg_is_eol(&cmd->args[1]) &&
+	     (!imap_arg_get_atom(&cmd->args[1], &initial) || !imap_arg_is_eol(&cmd->args[2])))) {
+		command_bad(cmd, "AUTHENTICATE: Invalid arguments.");
+		return true;
+	}
+	if (sasl_mech_parse(mech_name, &mech) < 0 || mech == SASL_MECH_CRAM_MD5) {
+		command_no(cmd, "[CANNOT] Unsupported authentication mechanism.");
+		return true;
+	}
+	if (!commands_login_allowed(cmd->client)) {
+		command_no(cmd, "[PRIVACYREQUIRED] Plaintext authentication is disabled without TLS.");
+		return true;
+	}
+	struct login_context *ctx = login_context_new(cmd);
+	ctx->sasl = sasl_server_create(mech, cmd->client->set->fqdn);
+	cmd->on_line = authenticate_line;
+	enum sasl_server_result result = sasl_server_start(ctx->sasl, initial, &challenge, &error);
+	return authenticate_step(cmd, result, challenge, error);
 }
 
 static bool cmd_starttls(struct client_command *cmd)
@@ -144,6 +220,7 @@ static bool cmd_starttls(struct client_command *cmd)
 
 const struct command_def cmd_login_defs[] = {
 	{ "LOGIN", cmd_login, CMD_NOAUTH },
+	{ "AUTHENTICATE", cmd_authenticate, CMD_NOAUTH },
 	{ "STARTTLS", cmd_starttls, CMD_NOAUTH },
 	{ NULL, NULL, 0 },
 };

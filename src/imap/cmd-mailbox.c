@@ -20,6 +20,18 @@
 
 #define APPEND_MAX_MESSAGES 1000
 
+/* The command's args must end after n arguments; else a BAD reply is set. */
+static bool args_end(struct client_command *cmd, unsigned int n)
+{
+	unsigned int i = 0;
+	while (i < n && !imap_arg_is_eol(&cmd->args[i]))
+		i++;
+	if (i == n && imap_arg_is_eol(&cmd->args[n]))
+		return true;
+	command_bad(cmd, "%s: Invalid arguments.", cmd->name);
+	return false;
+}
+
 /* ---- SELECT / EXAMINE ---- */
 
 static uint32_t first_unseen_seq(const struct imap_view *view)
@@ -95,8 +107,10 @@ static bool cmd_create(struct client_command *cmd)
 	struct store_error error;
 	char mailboxid[STORE_ID_MAX_BYTES];
 	char *name = command_get_mailbox(cmd, &cmd->args[0]);
-	if (name == NULL)
+	if (name == NULL || !args_end(cmd, 1)) {
+		free(name);
 		return true;
+	}
 	size_t len = strlen(name);
 	/* A trailing delimiter only says the client intends to create children. */
 	if (len > 1 && name[len - 1] == STORE_HIERARCHY_DELIMITER)
@@ -115,8 +129,10 @@ static bool cmd_delete(struct client_command *cmd)
 {
 	struct store_error error;
 	char *name = command_get_mailbox(cmd, &cmd->args[0]);
-	if (name == NULL)
+	if (name == NULL || !args_end(cmd, 1)) {
+		free(name);
 		return true;
+	}
 	if (strcmp(name, "INBOX") == 0)
 		command_no(cmd, "[CANNOT] Cannot delete INBOX.");
 	else if (store_delete_mailbox(cmd->client->user, name, &error) < 0)
@@ -132,7 +148,7 @@ static bool cmd_rename(struct client_command *cmd)
 	struct store_error error;
 	char *from = command_get_mailbox(cmd, &cmd->args[0]);
 	char *to = from == NULL ? NULL : command_get_mailbox(cmd, &cmd->args[1]);
-	if (to != NULL) {
+	if (to != NULL && args_end(cmd, 2)) {
 		if (strcmp(to, "INBOX") == 0)
 			command_no(cmd, "[ALREADYEXISTS] Cannot rename to INBOX.");
 		else if (store_rename_mailbox(cmd->client->user, from, to, &error) < 0)
@@ -149,8 +165,10 @@ static bool subscribe(struct client_command *cmd, bool on)
 {
 	struct store_error error;
 	char *name = command_get_mailbox(cmd, &cmd->args[0]);
-	if (name == NULL)
+	if (name == NULL || !args_end(cmd, 1)) {
+		free(name);
 		return true;
+	}
 	if (store_subscribe(cmd->client->user, name, on, &error) < 0)
 		command_store_error(cmd, &error);
 	else

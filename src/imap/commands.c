@@ -158,8 +158,10 @@ static void command_finish(struct client_command *cmd)
 			cmd->expunge_issued = true;
 	}
 	if (cmd->reply_sent) {
-		if (client->command == cmd)
+		if (client->command == cmd) {
 			client->command = NULL;
+			client->input_blocked = false;
+		}
 		command_free(&cmd);
 		return;
 	}
@@ -172,11 +174,16 @@ static void command_finish(struct client_command *cmd)
 	}
 	client_sendf(client, "%s %s\r\n", cmd->tag, cmd->reply);
 	command_count_bad(client, cmd->reply_is_bad);
-	if (client->command == cmd)
+	if (client->command == cmd) {
 		client->command = NULL;
+		client->input_blocked = false;
+	}
 	command_free(&cmd);
 	spool_close_all();
-	client_touch(client);
+	if (client->state == CLIENT_STATE_LOGOUT)
+		client_disconnect(client, NULL);
+	else
+		client_touch(client);
 }
 
 static bool command_check_state(struct client_command *cmd)

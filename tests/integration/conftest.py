@@ -39,6 +39,18 @@ def wait_for_port(port, timeout=10.0, proc=None):
     raise TimeoutError("nothing listening on port %d" % port)
 
 
+def make_traversable(path):
+    """As root the children run as other users: they must be able to reach the run
+    directory (auth.sock) through pytest's 0700 temp directories."""
+    if os.geteuid() != 0:
+        return
+    path = os.path.abspath(path)
+    while path not in ("/", "/tmp"):
+        mode = os.stat(path).st_mode & 0o7777
+        os.chmod(path, mode | 0o011)
+        path = os.path.dirname(path)
+
+
 class Server:
     """One running pymap master. args are the command line after the global flags."""
 
@@ -48,6 +60,7 @@ class Server:
         self.port = port or free_port()
         self.run_dir = tmp_path / "run"
         self.run_dir.mkdir(exist_ok=True)
+        make_traversable(self.run_dir)
         self.log_path = tmp_path / "pymap.log"
         self.config_path = None
         conf_args = []

@@ -376,9 +376,10 @@ def test_imaplib_session(server):
     assert typ == "OK" and len(data) == 4
     typ, data = m.list()
     assert typ == "OK" and len(data) == 3
-    m.create("Imaplib Folder")
-    typ, data = m.append("Imaplib Folder", "(\\Seen)", None, b"Subject: x\r\n\r\nbody\r\n")
+    # imaplib sends mailbox names as given: quoting is the caller's job.
+    m.create('"Imaplib Folder"')
+    typ, data = m.append('"Imaplib Folder"', "(\\Seen)", None, b"Subject: x\r\n\r\nbody\r\n")
     assert typ == "OK"
-    typ, data = m.status("Imaplib Folder", "(MESSAGES)")
+    typ, data = m.status('"Imaplib Folder"', "(MESSAGES)")
     assert data == [b'"Imaplib Folder" (MESSAGES 1)']
     m.logout()

@@ -575,6 +575,7 @@ static int read_append_data(const struct store_append_msg *msg, struct dict_blob
 			    struct store_error *error_r)
 {
 	struct dict_blob *blob = i_new0(struct dict_blob);
+	blob->refcount = 1;  /* the caller's, until a mailbox takes its own */
 	blob->data = i_malloc(msg->size + 1);
 	blob->size = msg->size;
 	if (msg->data != NULL) {
@@ -637,7 +638,7 @@ static int dict_append(struct store_user *user, const char *mailbox,
 			meta.internal_tz_min = msgs[i].internal_tz_min;
 			store_random_id('M', meta.emailid);
 			mbox_add_msg(mbox, blobs[i], &meta);
-			blobs[i]->refcount--;  /* the mailbox holds the only reference */
+			blob_unref(&blobs[i]);  /* the mailbox holds its own reference */
 			uids_r[i] = mbox->msgs[mbox->count - 1].meta.uid;
 		}
 		*uidvalidity_r = mbox->uidvalidity;
