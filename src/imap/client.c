@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #define CLIENT_READ_CHUNK_BYTES 16384
+#define CLIENT_DISCONNECT_GRACE_MSECS 5000
 #define CLIENT_OUTPUT_HIGH_WATER_BYTES (128 * 1024)
 /* Input kept between reads: a line up to the limit plus one read's worth. */
 #define CLIENT_INPUT_SLACK_BYTES (CLIENT_READ_CHUNK_BYTES * 2)
@@ -276,6 +277,13 @@ static void client_update_io(struct client *client)
 	int cond = 0;
 	if (client->destroyed || client->io == NULL)
 		return;
+	if (client->tls != NULL && tls_conn_handshaking(client->tls)) {
+		/* Only the handshake's own direction: queued output (the greeting) must
+		 * not make a writable socket wake us in a loop. */
+		cond = tls_conn_wanted_io(client->tls, 0);
+		io_set_condition(client->io, cond != 0 ? cond : IO_READ);
+		return;
+	}
 	if (pending)
 		cond |= IO_WRITE;
 	if (!client->input_blocked && !client->disconnecting && !pending)
@@ -310,11 +318,16 @@ static void client_read_input(struct client *client)
 	}
 	buffer_commit(&client->input, (size_t)n);
 	commands_process_input(client);
+	/* OpenSSL may hold decrypted bytes that epoll cannot report: read again soon. */
+	if (!client->destroyed && client->tls != NULL && tls_conn_pending(client->tls) > 0)
+		ioloop_defer(client->loop, client_input, client);
 }
 
 static void client_input(void *context)
 {
 	struct client *client = context;
+	if (client->destroyed)
+		return;
 	bool had_output = buffer_len(&client->output) > 0 || client->out_content != NULL;
 
 	if (client->tls != NULL && tls_conn_handshaking(client->tls)) {
@@ -431,11 +444,22 @@ void client_disconnect(struct client *client, const char *bye_reason)
 {
 	if (client->destroyed || client->disconnecting)
 		return;
+	if (client->tls != NULL && tls_conn_handshaking(client->tls)) {
+		/* Nothing can be said to a client that never finished the handshake. */
+		log_info("session=%s: %s (during the TLS handshake)", client->session_id,
+			 bye_reason != NULL ? bye_reason : "disconnecting");
+		client_destroy(client);
+		return;
+	}
 	if (bye_reason != NULL)
 		client_sendf(client, "* BYE %s\r\n", bye_reason);
 	client->disconnecting = true;
 	client->state = CLIENT_STATE_LOGOUT;
 	timeout_remove(&client->to_idle);
+	/* The last words get a short grace period, not the full write timeout. */
+	timeout_remove(&client->to_write);
+	client->to_write = timeout_add(client->loop, CLIENT_DISCONNECT_GRACE_MSECS,
+				       client_write_timeout, client);
 	client_flush(client);
 }
 

@@ -1,7 +1,9 @@
-/* FETCH and UID FETCH (RFC 3501 6.4.5, 7.4.2). The response is produced one message
- * at a time and the command suspends whenever the output queue is full, so fetching
- * a 100k-message mailbox needs memory for one message's response, not the mailbox's.
- * Body sections of the whole message are sent by reference from the store. */
+/* FETCH and UID FETCH (RFC 3501 6.4.5, 7.4.2; BINARY RFC 3516). The response is
+ * produced one message at a time and the command suspends whenever the output queue is
+ * full, so fetching a 100k-message mailbox needs memory for one message's response,
+ * not the mailbox's. Byte ranges of the message are sent by reference from the store.
+ * Structure items come from the message engine's parse, cached with the message by
+ * the store so a second FETCH does not parse again. */
 #include "commands.h"
 #include "client.h"
 #include "view.h"
@@ -10,23 +12,29 @@
 #include "imap-date.h"
 #include "imap-parser.h"
 #include "imap-seqset.h"
+#include "mime/mime-bodystructure.h"
+#include "mime/mime-decode.h"
+#include "mime/mime-envelope.h"
+#include "mime/mime-parser.h"
+#include "mime/mime-section.h"
+#include "mime/mime-tree.h"
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum fetch_item_kind {
 	FETCH_UID, FETCH_FLAGS, FETCH_INTERNALDATE, FETCH_RFC822_SIZE, FETCH_EMAILID,
-	FETCH_THREADID, FETCH_BODY_SECTION,
+	FETCH_THREADID, FETCH_ENVELOPE, FETCH_BODYSTRUCTURE, FETCH_BODY,
+	FETCH_BODY_SECTION, FETCH_BINARY, FETCH_BINARY_SIZE,
 };
-
-enum fetch_section { SECTION_ALL, SECTION_HEADER, SECTION_TEXT };
 
 struct fetch_item {
 	enum fetch_item_kind kind;
-	enum fetch_section section;
+	struct mime_section section;   /* BODY[...], BINARY[...], RFC822* */
 	bool peek;
-	const char *name;          /* as echoed: "BODY[]", "RFC822", "RFC822.HEADER" ... */
+	char name[96];                 /* as echoed: "BODY[1.MIME]", "RFC822.HEADER" ... */
 	bool partial;
 	uint64_t partial_offset, partial_size;
 };
@@ -39,25 +47,29 @@ struct fetch_context {
 	struct imap_seqset *seen_changed;  /* UIDs whose \Seen this FETCH set */
 };
 
-static bool add_item(struct fetch_context *ctx, enum fetch_item_kind kind, const char *name)
+static struct fetch_item *add_item(struct fetch_context *ctx, enum fetch_item_kind kind,
+				   const char *name)
 {
 	if (ctx->item_count == sizeof(ctx->items) / sizeof(ctx->items[0]))
-		return false;
+		return NULL;
 	struct fetch_item *item = &ctx->items[ctx->item_count++];
 	memset(item, 0, sizeof(*item));
 	item->kind = kind;
-	item->name = name;
-	return true;
+	snprintf(item->name, sizeof(item->name), "%s", name);
+	if (kind >= FETCH_ENVELOPE)
+		ctx->need_content = true;
+	return item;
 }
 
-static bool add_section(struct fetch_context *ctx, enum fetch_section section, bool peek,
-			const char *name)
+/* RFC822, RFC822.HEADER, RFC822.TEXT: sections of the whole message. */
+static bool add_rfc822(struct fetch_context *ctx, const char *name,
+		       enum mime_section_kind kind, bool peek)
 {
-	if (!add_item(ctx, FETCH_BODY_SECTION, name))
+	struct fetch_item *item = add_item(ctx, FETCH_BODY_SECTION, name);
+	if (item == NULL)
 		return false;
-	ctx->items[ctx->item_count - 1].section = section;
-	ctx->items[ctx->item_count - 1].peek = peek;
-	ctx->need_content = true;
+	item->section.kind = kind;
+	item->peek = peek;
 	ctx->sets_seen = ctx->sets_seen || !peek;
 	return true;
 }
@@ -68,63 +80,101 @@ static bool parse_partial(const char *p, struct fetch_item *item)
 	char *end;
 	if (*p == '\0')
 		return true;
-	if (*p != '<')
+	if (*p != '<' || p[1] < '0' || p[1] > '9')
 		return false;
 	item->partial_offset = strtoull(p + 1, &end, 10);
-	if (end == p + 1 || *end != '.')
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
 		return false;
 	p = end + 1;
 	item->partial_size = strtoull(p, &end, 10);
-	if (end == p || strcmp(end, ">") != 0 || item->partial_size == 0)
+	if (strcmp(end, ">") != 0 || item->partial_size == 0)
 		return false;
 	item->partial = true;
 	return true;
 }
 
-static bool parse_body_item(struct fetch_context *ctx, const char *atom)
+/* BINARY sections name parts only: "" or "1.2.3". */
+static bool binary_spec_valid(const struct mime_section *sec)
 {
-	bool peek = strncasecmp(atom, "BODY.PEEK[", 10) == 0;
-	const char *p = atom + (peek ? 10 : 5);
-	static const struct { const char *spec; enum fetch_section section; const char *name; }
-	sections[] = {
-		{ "]", SECTION_ALL, "BODY[]" },
-		{ "HEADER]", SECTION_HEADER, "BODY[HEADER]" },
-		{ "TEXT]", SECTION_TEXT, "BODY[TEXT]" },
+	return sec->kind == MIME_SECTION_BODY;
+}
+
+/* BODY[...]<p>, BODY.PEEK[...]<p>, BINARY[...]<p>, BINARY.PEEK[...]<p>, BINARY.SIZE[...] */
+static bool parse_section_item(struct fetch_context *ctx, const char *atom)
+{
+	static const struct { const char *prefix; enum fetch_item_kind kind; bool peek;
+			      const char *echo; } forms[] = {
+		{ "BODY[", FETCH_BODY_SECTION, false, "BODY" },
+		{ "BODY.PEEK[", FETCH_BODY_SECTION, true, "BODY" },
+		{ "BINARY[", FETCH_BINARY, false, "BINARY" },
+		{ "BINARY.PEEK[", FETCH_BINARY, true, "BINARY" },
+		{ "BINARY.SIZE[", FETCH_BINARY_SIZE, true, "BINARY.SIZE" },
 	};
-	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-		size_t len = strlen(sections[i].spec);
-		if (strncasecmp(p, sections[i].spec, len) != 0)
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		size_t plen = strlen(forms[i].prefix);
+		if (strncasecmp(atom, forms[i].prefix, plen) != 0)
 			continue;
-		if (!add_section(ctx, sections[i].section, peek, sections[i].name))
+		const char *spec = atom + plen, *close = strchr(spec, ']');
+		const char *error;
+		if (close == NULL || (size_t)(close - spec) > 64)
 			return false;
-		return parse_partial(p + len, &ctx->items[ctx->item_count - 1]);
+		struct fetch_item *item = add_item(ctx, forms[i].kind, "");
+		if (item == NULL ||
+		    mime_section_parse(spec, (size_t)(close - spec), &item->section, &error) < 0)
+			return false;
+		snprintf(item->name, sizeof(item->name), "%s[%.*s]", forms[i].echo,
+			 (int)(close - spec), spec);
+		item->peek = forms[i].peek;
+		ctx->sets_seen = ctx->sets_seen || !item->peek;
+		if (forms[i].kind != FETCH_BODY_SECTION && !binary_spec_valid(&item->section))
+			return false;
+		if (forms[i].kind == FETCH_BINARY_SIZE)
+			return close[1] == '\0';
+		return parse_partial(close + 1, item);
 	}
 	return false;
 }
 
+static bool parse_item(struct fetch_context *ctx, const char *atom);
+
+static bool parse_macro(struct fetch_context *ctx, const char *atom)
+{
+	static const char *const fast[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE", NULL };
+	static const char *const all[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", NULL };
+	static const char *const full[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
+					    "BODY", NULL };
+	const char *const *list = strcasecmp(atom, "FAST") == 0 ? fast :
+				  strcasecmp(atom, "ALL") == 0 ? all : full;
+	for (; *list != NULL; list++) {
+		if (!parse_item(ctx, *list))
+			return false;
+	}
+	return true;
+}
+
 static bool parse_item(struct fetch_context *ctx, const char *atom)
 {
-	if (strcasecmp(atom, "UID") == 0) return add_item(ctx, FETCH_UID, "UID");
-	if (strcasecmp(atom, "FLAGS") == 0) return add_item(ctx, FETCH_FLAGS, "FLAGS");
-	if (strcasecmp(atom, "INTERNALDATE") == 0)
-		return add_item(ctx, FETCH_INTERNALDATE, "INTERNALDATE");
-	if (strcasecmp(atom, "RFC822.SIZE") == 0)
-		return add_item(ctx, FETCH_RFC822_SIZE, "RFC822.SIZE");
-	if (strcasecmp(atom, "EMAILID") == 0) return add_item(ctx, FETCH_EMAILID, "EMAILID");
-	if (strcasecmp(atom, "THREADID") == 0) return add_item(ctx, FETCH_THREADID, "THREADID");
-	if (strcasecmp(atom, "RFC822") == 0) return add_section(ctx, SECTION_ALL, false, "RFC822");
+	static const struct { const char *name; enum fetch_item_kind kind; } simple[] = {
+		{ "UID", FETCH_UID }, { "FLAGS", FETCH_FLAGS },
+		{ "INTERNALDATE", FETCH_INTERNALDATE }, { "RFC822.SIZE", FETCH_RFC822_SIZE },
+		{ "EMAILID", FETCH_EMAILID }, { "THREADID", FETCH_THREADID },
+		{ "ENVELOPE", FETCH_ENVELOPE }, { "BODYSTRUCTURE", FETCH_BODYSTRUCTURE },
+		{ "BODY", FETCH_BODY },
+	};
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
+		if (strcasecmp(atom, simple[i].name) == 0)
+			return add_item(ctx, simple[i].kind, simple[i].name) != NULL;
+	}
+	if (strcasecmp(atom, "RFC822") == 0)
+		return add_rfc822(ctx, "RFC822", MIME_SECTION_BODY, false);
 	if (strcasecmp(atom, "RFC822.HEADER") == 0)
-		return add_section(ctx, SECTION_HEADER, true, "RFC822.HEADER");
+		return add_rfc822(ctx, "RFC822.HEADER", MIME_SECTION_HEADER, true);
 	if (strcasecmp(atom, "RFC822.TEXT") == 0)
-		return add_section(ctx, SECTION_TEXT, false, "RFC822.TEXT");
-	if (strcasecmp(atom, "FAST") == 0)
-		return parse_item(ctx, "FLAGS") && parse_item(ctx, "INTERNALDATE") &&
-		       parse_item(ctx, "RFC822.SIZE");
-	if (strncasecmp(atom, "BODY[", 5) == 0 || strncasecmp(atom, "BODY.PEEK[", 10) == 0)
-		return parse_body_item(ctx, atom);
-	/* ENVELOPE, BODYSTRUCTURE, BODY, ALL, FULL, part sections and BINARY need the
-	 * message engine (src/lib/mime), which is not wired in yet. */
-	return false;
+		return add_rfc822(ctx, "RFC822.TEXT", MIME_SECTION_TEXT, false);
+	if (strcasecmp(atom, "FAST") == 0 || strcasecmp(atom, "ALL") == 0 ||
+	    strcasecmp(atom, "FULL") == 0)
+		return parse_macro(ctx, atom);
+	return parse_section_item(ctx, atom);
 }
 
 static bool parse_items(struct fetch_context *ctx, const struct imap_arg *arg)
@@ -143,46 +193,125 @@ static bool parse_items(struct fetch_context *ctx, const struct imap_arg *arg)
 	return true;
 }
 
-/* Header: up to and including the blank line; text: after it. */
-static void split_message(const unsigned char *data, size_t size, size_t *body_r)
+static void free_tree(void *tree)
 {
-	for (size_t i = 0; i + 1 < size; i++) {
-		if (data[i] != '\n')
-			continue;
-		if (data[i + 1] == '\n') {
-			*body_r = i + 2;
-			return;
-		}
-		if (data[i + 1] == '\r' && i + 2 < size && data[i + 2] == '\n') {
-			*body_r = i + 3;
-			return;
-		}
-	}
-	*body_r = size;
+	struct mime_tree *t = tree;
+	mime_tree_destroy(&t);
 }
 
-static void send_section(struct client *client, struct buffer *line,
-			 const struct fetch_item *item, struct store_content *content)
+/* The message's parse, from the store's cache or parsed now and cached. */
+static const struct mime_tree *content_tree(struct store_content *content)
 {
-	size_t body, start = 0, end = content->size;
-	split_message(content->data, content->size, &body);
-	if (item->section == SECTION_HEADER)
-		end = body;
-	else if (item->section == SECTION_TEXT)
-		start = body;
-	if (item->partial) {
-		start = item->partial_offset > end - start ? end : start + item->partial_offset;
-		if (item->partial_size < end - start)
-			end = start + item->partial_size;
-		buffer_printf(line, "%s<%llu> ", item->name,
-			      (unsigned long long)item->partial_offset);
-	} else {
+	if (content->parsed == NULL)
+		store_content_set_parsed(content, mime_parse(content->data, content->size),
+					 free_tree);
+	return content->parsed;
+}
+
+/* Apply <offset.size> to [start, end) and write "NAME<offset> " to line. */
+static void apply_partial(const struct fetch_item *item, struct buffer *line,
+			  uint64_t *start, uint64_t *end)
+{
+	if (!item->partial) {
 		buffer_printf(line, "%s ", item->name);
+		return;
 	}
-	buffer_printf(line, "{%zu}\r\n", end - start);
+	uint64_t len = *end - *start;
+	*start += item->partial_offset > len ? len : item->partial_offset;
+	if (item->partial_size < *end - *start)
+		*end = *start + item->partial_size;
+	buffer_printf(line, "%s<%llu> ", item->name, (unsigned long long)item->partial_offset);
+}
+
+/* Send line so far, then a literal of data (copied) or of a content range (by
+ * reference). */
+static void send_literal(struct client *client, struct buffer *line, bool literal8,
+			 const void *data, struct store_content *content, uint64_t start,
+			 uint64_t end)
+{
+	buffer_printf(line, "%s{%llu}\r\n", literal8 ? "~" : "",
+		      (unsigned long long)(end - start));
 	client_send(client, buffer_data(line), buffer_len(line));
 	buffer_reset(line);
-	client_send_content(client, content, start, end - start);
+	if (content == NULL)
+		client_send(client, (const char *)data + start, end - start);
+	else
+		client_send_content(client, content, start, end - start);
+}
+
+static void send_body_section(struct client *client, struct buffer *line,
+			      const struct fetch_item *item, struct store_content *content)
+{
+	const struct mime_tree *tree = content_tree(content);
+	const struct mime_part *part;
+	uint64_t start = 0, end = 0;
+	int found = mime_section_resolve(tree, &item->section, &start, &end, &part);
+
+	if (found > 0 && (item->section.kind == MIME_SECTION_HEADER_FIELDS ||
+			  item->section.kind == MIME_SECTION_HEADER_FIELDS_NOT)) {
+		struct buffer fields;
+		buffer_init(&fields, 0);
+		mime_section_filter_header(content->data + start, end - start,
+					   item->section.fields, item->section.field_count,
+					   item->section.kind == MIME_SECTION_HEADER_FIELDS_NOT,
+					   &fields);
+		uint64_t fstart = 0, fend = buffer_len(&fields);
+		apply_partial(item, line, &fstart, &fend);
+		send_literal(client, line, false, buffer_data(&fields), NULL, fstart, fend);
+		buffer_deinit(&fields);
+		store_content_release(&content);
+		return;
+	}
+	if (found <= 0)
+		start = end = 0;
+	apply_partial(item, line, &start, &end);
+	send_literal(client, line, false, NULL, content, start, end);
+}
+
+/* BINARY[...] and BINARY.SIZE[...]: the decoded body of a part. false = unknown
+ * transfer encoding (RFC 3516: NO [UNKNOWN-CTE]). */
+static bool send_binary(struct client *client, struct buffer *line,
+			const struct fetch_item *item, struct store_content *content)
+{
+	const struct mime_tree *tree = content_tree(content);
+	const struct mime_part *part = NULL;
+	uint64_t start, end;
+	struct buffer decoded;
+	bool ok = true;
+
+	if (mime_section_resolve(tree, &item->section, &start, &end, &part) <= 0)
+		part = NULL;
+	buffer_init(&decoded, 0);
+	if (part != NULL && item->section.path_len == 0) {
+		/* BINARY[] is the whole message. */
+		buffer_append(&decoded, content->data, content->size);
+	} else if (part != NULL) {
+		ok = mime_decode_part(tree, content->data, content->size, part, &decoded) ==
+		     MIME_DECODE_OK;
+	}
+	if (ok && item->kind == FETCH_BINARY_SIZE) {
+		buffer_printf(line, "%s %zu", item->name, buffer_len(&decoded));
+	} else if (ok) {
+		uint64_t dstart = 0, dend = buffer_len(&decoded);
+		apply_partial(item, line, &dstart, &dend);
+		send_literal(client, line, true, buffer_data(&decoded), NULL, dstart, dend);
+	}
+	buffer_deinit(&decoded);
+	store_content_release(&content);
+	return ok;
+}
+
+static void append_structure(struct buffer *line, const struct fetch_item *item,
+			     struct store_content *content)
+{
+	const struct mime_tree *tree = content_tree(content);
+	buffer_printf(line, "%s ", item->name);
+	if (item->kind == FETCH_ENVELOPE)
+		mime_envelope_write(tree, mime_tree_root(tree), line);
+	else
+		mime_bodystructure_write(tree, mime_tree_root(tree),
+					 item->kind == FETCH_BODYSTRUCTURE, line);
+	store_content_release(&content);
 }
 
 static void append_simple_item(struct buffer *line, const struct fetch_item *item,
@@ -210,50 +339,56 @@ static void append_simple_item(struct buffer *line, const struct fetch_item *ite
 		else
 			buffer_printf(line, "THREADID (%s)", meta->threadid);
 		break;
-	case FETCH_BODY_SECTION: break;
+	default: break;
 	}
 }
 
-/* One message's response. Returns false when its content is gone (RFC 2180 4.1.2:
- * expunged by another session; the tagged OK then carries EXPUNGEISSUED). */
-static bool fetch_one(struct client_command *cmd, struct fetch_context *ctx, unsigned int seq)
+/* One message's response. Returns -1 when its content is gone (RFC 2180 4.1.2:
+ * expunged by another session; the tagged OK then carries EXPUNGEISSUED), -2 for an
+ * unknown transfer encoding in BINARY, else 0. */
+static int fetch_one(struct client_command *cmd, struct fetch_context *ctx, unsigned int seq)
 {
 	struct client *client = cmd->client;
 	struct imap_view *view = client->view;
 	struct buffer line;
-	bool first = true;
 	bool flags_sent = false;
+	int ret = 0;
 
 	buffer_init(&line, 0);
 	buffer_printf(&line, "* %u FETCH (", seq);
-	for (unsigned int i = 0; i < ctx->item_count; i++) {
+	for (unsigned int i = 0; i < ctx->item_count && ret == 0; i++) {
 		const struct fetch_item *item = &ctx->items[i];
-		if (!first)
+		struct store_content *content;
+		struct store_error error;
+		if (i > 0)
 			buffer_append_c(&line, ' ');
-		first = false;
-		if (item->kind != FETCH_BODY_SECTION) {
+		if (item->kind < FETCH_ENVELOPE) {
 			append_simple_item(&line, item, view, seq);
 			flags_sent = flags_sent || item->kind == FETCH_FLAGS;
 			continue;
 		}
-		struct store_content *content;
-		struct store_error error;
 		if (store_mailbox_get_content(view_mailbox(view), view_uid(view, seq),
 					      &content, &error) < 0) {
-			buffer_deinit(&line);
-			return false;
+			ret = -1;
+		} else if (item->kind == FETCH_BODY_SECTION) {
+			send_body_section(client, &line, item, content);
+		} else if (item->kind == FETCH_BINARY || item->kind == FETCH_BINARY_SIZE) {
+			if (!send_binary(client, &line, item, content))
+				ret = -2;
+		} else {
+			append_structure(&line, item, content);
 		}
-		send_section(client, &line, item, content);
 	}
-	if (!flags_sent && ctx->seen_changed != NULL &&
+	if (ret == 0 && !flags_sent && ctx->seen_changed != NULL &&
 	    imap_seqset_contains(ctx->seen_changed, view_uid(view, seq))) {
 		buffer_append_str(&line, " FLAGS ");
 		view_append_flags(view, seq, &line);
 	}
+	/* A response already started on the wire must be completed. */
 	buffer_append_str(&line, ")\r\n");
 	client_send(client, buffer_data(&line), buffer_len(&line));
 	buffer_deinit(&line);
-	return true;
+	return ret;
 }
 
 static void fetch_free(struct client_command *cmd)
@@ -261,6 +396,8 @@ static void fetch_free(struct client_command *cmd)
 	struct fetch_context *ctx = cmd->context;
 	if (ctx == NULL)
 		return;
+	for (unsigned int i = 0; i < ctx->item_count; i++)
+		mime_section_free(&ctx->items[i].section);
 	free(ctx->seqs);
 	imap_seqset_destroy(&ctx->seen_changed);
 	free(ctx);
@@ -274,8 +411,14 @@ static bool fetch_resume(struct client_command *cmd)
 		if (client_output_full(cmd->client))
 			return false;
 		unsigned int seq = ctx->seqs[ctx->pos++];
-		if (view_is_expunged(cmd->client->view, seq) || !fetch_one(cmd, ctx, seq))
+		int ret = view_is_expunged(cmd->client->view, seq) ? -1 : fetch_one(cmd, ctx, seq);
+		if (ret == -1)
 			cmd->expunge_issued = true;
+		if (ret == -2) {
+			command_no(cmd, "[UNKNOWN-CTE] Unknown content transfer encoding.");
+			fetch_free(cmd);
+			return true;
+		}
 	}
 	command_ok(cmd, "%s completed.", cmd->name);
 	fetch_free(cmd);
