@@ -1,0 +1,45 @@
+#ifndef PYMAP_MAILDIR_FILE_H
+#define PYMAP_MAILDIR_FILE_H
+/* Small file helpers for the maildir backend (store-maildir*.c, maildir-*.c): read a
+ * whole small file with a size bound, replace a file atomically (temporary file in the
+ * same directory, fsync, rename, fsync of the directory), and file identity stamps
+ * used to decide whether a directory or file changed since it was last looked at. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct maildir_stamp {
+	bool exists;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_sec;
+	int64_t mtime_nsec;
+};
+
+/* Stamp of path (lstat). A missing file gives exists=false and returns 0; other
+ * errors -1 with errno. */
+int maildir_stamp_get(const char *path, struct maildir_stamp *stamp_r);
+bool maildir_stamp_equal(const struct maildir_stamp *a, const struct maildir_stamp *b);
+/* True when the mtime is so close to now that a later change in the same clock tick
+ * could go unnoticed (the stamp cannot be trusted yet). */
+bool maildir_stamp_is_recent(const struct maildir_stamp *stamp);
+
+/* Read a whole file of at most max_size bytes (NUL-terminated copy in *data_r).
+ * 1 read, 0 missing, -1 error (errno; EFBIG when too large). */
+int maildir_file_read(const char *path, size_t max_size, char **data_r, size_t *size_r);
+/* Replace path with data: temp file "<path>.tmp.<pid>.<n>" in the same directory,
+ * (when durable: fsync), rename over path, (fsync the directory). -1 with errno,
+ * nothing left behind. */
+int maildir_file_replace(const char *path, const void *data, size_t size, mode_t mode,
+			 bool durable);
+/* fsync a directory. */
+int maildir_fsync_dir(const char *path);
+/* write all of data to fd; -1 with errno. */
+int maildir_write_full(int fd, const void *data, size_t size);
+/* mkdir that treats EEXIST as success. */
+int maildir_mkdir(const char *path, mode_t mode);
+/* Remove a directory tree without following symlinks. -1 with errno. */
+int maildir_remove_tree(const char *path);
+
+#endif

@@ -1,0 +1,125 @@
+/* Dovecot-compatible dotlocks (see maildir-lock.h). */
+#include "maildir-lock.h"
+#include "maildir-file.h"
+#include "alloc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct maildir_lock {
+	char *path;
+};
+
+static void local_hostname(char *buf, size_t size)
+{
+	if (gethostname(buf, size) < 0)
+		snprintf(buf, size, "localhost");
+	buf[size - 1] = '\0';
+}
+
+bool maildir_lock_is_stale(const char *content, long age_secs, unsigned int stale_secs,
+			   const char *hostname)
+{
+	if (age_secs > (long)stale_secs)
+		return true;
+	/* "<pid>:<host>": a dead process on this host cannot hold it. */
+	char *end;
+	errno = 0;
+	long pid = strtol(content, &end, 10);
+	if (errno != 0 || end == content || pid <= 0 || *end != ':')
+		return false;
+	size_t host_len = strcspn(end + 1, "\r\n");
+	if (strlen(hostname) != host_len || strncmp(end + 1, hostname, host_len) != 0)
+		return false;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static int try_create(const char *path, const char *host)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	char content[300];
+	int len = snprintf(content, sizeof(content), "%ld:%s", (long)getpid(), host);
+	(void)maildir_write_full(fd, content, (size_t)len);
+	close(fd);
+	return 0;
+}
+
+/* 1 when an existing lock was removed as stale, 0 when it is live or gone. */
+static int remove_if_stale(const char *path, unsigned int stale_secs, const char *host)
+{
+	struct stat st;
+	char *content = NULL;
+	size_t size;
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (maildir_file_read(path, 1024, &content, &size) <= 0)
+		return 0;
+	long age = (long)(time(NULL) - st.st_mtime);
+	bool stale = maildir_lock_is_stale(content, age, stale_secs, host);
+	free(content);
+	if (!stale)
+		return 0;
+	log_warning("maildir: removing stale lock %s", path);
+	return unlink(path) == 0 ? 1 : 0;
+}
+
+int maildir_lock_acquire(const char *file_path, unsigned int wait_msecs,
+			 unsigned int stale_secs, struct maildir_lock **lock_r)
+{
+	char host[256];
+	char *path = i_strdup_printf("%s.lock", file_path);
+	unsigned int waited = 0, delay = 5;
+	local_hostname(host, sizeof(host));
+	for (;;) {
+		if (try_create(path, host) == 0)
+			break;
+		if (errno != EEXIST) {
+			int err = errno;
+			free(path);
+			errno = err;
+			return -1;
+		}
+		if (remove_if_stale(path, stale_secs, host) > 0)
+			continue;
+		if (waited >= wait_msecs) {
+			free(path);
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		struct timespec ts = { 0, (long)delay * 1000000L };
+		nanosleep(&ts, NULL);
+		waited += delay;
+		delay = delay * 2 > 500 ? 500 : delay * 2;
+	}
+	struct maildir_lock *lock = i_new0(struct maildir_lock);
+	lock->path = path;
+	*lock_r = lock;
+	return 0;
+}
+
+void maildir_lock_touch(struct maildir_lock *lock)
+{
+	(void)utimensat(AT_FDCWD, lock->path, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
+void maildir_lock_release(struct maildir_lock **_lock)
+{
+	struct maildir_lock *lock = *_lock;
+	if (lock == NULL)
+		return;
+	*_lock = NULL;
+	if (unlink(lock->path) < 0 && errno != ENOENT)
+		log_error_errno("maildir: unlink(%s)", lock->path);
+	free(lock->path);
+	free(lock);
+}

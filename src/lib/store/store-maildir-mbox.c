@@ -1,0 +1,367 @@
+/* Open maildir folders (store-maildir.h): snapshots and change lists from the folder
+ * state, \Recent claims, flag changes by renaming files, expunge by unlinking, and
+ * message content mapped from the file. */
+#include "store-maildir.h"
+#include "alloc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MB(mbox) (&((struct maildir_mailbox *)(mbox))->mb)
+
+struct maildir_content {
+	struct store_content base;
+	void *map;
+	size_t map_size;
+	void (*free_parsed)(void *parsed);
+};
+
+int maildir_mailbox_open(struct store_user *user, const char *name, bool readonly,
+			 struct store_mailbox **mbox_r, struct store_error *error_r)
+{
+	struct maildir_mailbox *mbox = i_new0(struct maildir_mailbox);
+	if (maildir_mbox_init(&mbox->mb, (struct maildir_user *)user, name, error_r) < 0 ||
+	    maildir_mbox_refresh(&mbox->mb, error_r) < 0) {
+		maildir_mbox_deinit(&mbox->mb);
+		free(mbox);
+		return -1;
+	}
+	mbox->base.user = user;
+	mbox->base.name = i_strdup(name);
+	mbox->base.readonly = readonly || !mbox->mb.can_write;
+	*mbox_r = &mbox->base;
+	return 0;
+}
+
+void maildir_mailbox_close(struct store_mailbox *_mbox)
+{
+	struct maildir_mailbox *mbox = (struct maildir_mailbox *)_mbox;
+	maildir_mbox_deinit(&mbox->mb);
+	free(mbox->base.name);
+	free(mbox);
+}
+
+/* The keyword table: letter i is bit i; a letter without a name gets a placeholder. */
+static char **keyword_table(const struct maildir_mbox *mb, unsigned int *count_r)
+{
+	char **names = i_new(char *, mb->kw.count + 1);
+	for (unsigned int i = 0; i < mb->kw.count; i++) {
+		names[i] = mb->kw.names[i] != NULL ? i_strdup(mb->kw.names[i]) :
+			   i_strdup_printf("$MaildirKeyword%c", 'a' + i);
+	}
+	*count_r = mb->kw.count;
+	return names;
+}
+
+int maildir_snapshot(struct store_mailbox *mbox, struct store_snapshot **snapshot_r,
+		     struct store_error *error_r)
+{
+	struct maildir_mbox *mb = MB(mbox);
+	if (maildir_mbox_refresh(mb, error_r) < 0)
+		return -1;
+	struct store_snapshot *snap = i_new0(struct store_snapshot);
+	maildir_status_from_state(mb, &snap->status);
+	snap->status.readonly = mbox->readonly;
+	snap->modseq = mb->state.modseq;
+	snap->count = mb->state.count;
+	snap->msgs = i_new(struct store_message_meta, mb->state.count + 1);
+	for (unsigned int i = 0; i < mb->state.count; i++)
+		snap->msgs[i] = mb->state.msgs[i].meta;
+	snap->keywords = keyword_table(mb, &snap->keyword_count);
+	*snapshot_r = snap;
+	return 0;
+}
+
+int maildir_changes(struct store_mailbox *mbox, uint64_t since_modseq,
+		    struct store_changes **changes_r, struct store_error *error_r)
+{
+	struct maildir_mbox *mb = MB(mbox);
+	const struct maildir_state *st = &mb->state;
+	if (maildir_mbox_refresh(mb, error_r) < 0)
+		return -1;
+	if (since_modseq < st->log_base_modseq || since_modseq > st->modseq)
+		return 0;
+	unsigned int lo = 0, hi = st->log_count;
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		if (st->log[mid].meta.modseq <= since_modseq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	struct store_changes *changes = i_new0(struct store_changes);
+	changes->modseq = st->modseq;
+	changes->count = st->log_count - lo;
+	changes->changes = i_memdup(st->log + lo, (changes->count + 1) * sizeof(struct store_change));
+	changes->keywords = keyword_table(mb, &changes->keyword_count);
+	*changes_r = changes;
+	return 1;
+}
+
+/* Move a message from new/ to cur/ (keeping its base name and flags). */
+static void move_to_cur(struct maildir_mbox *mb, struct maildir_msg *msg)
+{
+	size_t base_len = maildir_filename_base_len(msg->name, mb->user->colon);
+	char *name = maildir_filename_with_flags(msg->name, base_len, mb->user->colon,
+						 msg->meta.flags.system,
+						 (uint32_t)msg->meta.flags.keywords);
+	char *old_path = maildir_msg_path(mb, msg);
+	char *new_path = i_strdup_printf("%s/cur/%s", mb->path, name);
+	if (rename(old_path, new_path) == 0) {
+		free(msg->name);
+		msg->name = name;
+		msg->in_new = false;
+	} else {
+		free(name);
+	}
+	free(old_path);
+	free(new_path);
+}
+
+int maildir_claim_recent(struct store_mailbox *mbox, uint32_t *first_uid_r,
+			 struct store_error *error_r)
+{
+	struct maildir_mbox *mb = MB(mbox);
+	if (mbox->readonly) {
+		if (maildir_mbox_refresh(mb, error_r) < 0)
+			return -1;
+		*first_uid_r = mb->state.next_uid;
+		return 0;
+	}
+	if (maildir_mbox_lock(mb, false, error_r) < 0)
+		return -1;
+	*first_uid_r = mb->state.first_recent_uid;
+	mb->state.first_recent_uid = mb->state.next_uid;
+	if (mb->lock != NULL) {
+		for (unsigned int i = 0; i < mb->state.count; i++) {
+			if (mb->state.msgs[i].in_new)
+				move_to_cur(mb, &mb->state.msgs[i]);
+		}
+	}
+	maildir_mbox_unlock(mb);
+	return 0;
+}
+
+static uint32_t apply_mode(uint32_t cur, uint32_t change, enum store_flags_mode mode)
+{
+	return mode == STORE_FLAGS_REPLACE ? change :
+	       mode == STORE_FLAGS_ADD ? (cur | change) : (cur & ~change);
+}
+
+/* Rename one message for new flags. 1 done, 0 the file is gone, -1 error. */
+static int rename_flags(struct maildir_mbox *mb, struct maildir_msg *msg, uint32_t system,
+			uint32_t letters, struct store_error *error_r)
+{
+	size_t base_len = maildir_filename_base_len(msg->name, mb->user->colon);
+	char *name = maildir_filename_with_flags(msg->name, base_len, mb->user->colon,
+						 system, letters);
+	char *old_path = maildir_msg_path(mb, msg);
+	char *new_path = i_strdup_printf("%s/cur/%s", mb->path, name);
+	int ret = 1;
+	if (strcmp(old_path, new_path) != 0 && rename(old_path, new_path) < 0) {
+		if (errno == ENOENT) {
+			ret = 0;
+		} else {
+			maildir_set_errno_error(error_r, "rename");
+			ret = -1;
+		}
+	}
+	if (ret > 0) {
+		free(msg->name);
+		msg->name = name;
+		msg->in_new = false;
+	} else {
+		free(name);
+	}
+	free(old_path);
+	free(new_path);
+	return ret;
+}
+
+static int locked_for_write(struct maildir_mbox *mb, struct store_error *error_r)
+{
+	if (mb->lock != NULL)
+		return 0;
+	maildir_mbox_unlock(mb);
+	store_error_set(error_r, STORE_ERR_READONLY, "Mailbox is read-only.");
+	return -1;
+}
+
+int maildir_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
+			 unsigned int count, enum store_flags_mode mode,
+			 uint32_t system_flags, const char *const *keyword_names,
+			 unsigned int keyword_count, struct store_error *error_r)
+{
+	struct maildir_mbox *mb = MB(mbox);
+	uint32_t letters;
+	int ret = 0;
+	if (maildir_mbox_lock(mb, false, error_r) < 0 || locked_for_write(mb, error_r) < 0)
+		return -1;
+	if (maildir_mbox_keywords(mb, keyword_names, keyword_count,
+				  mode != STORE_FLAGS_REMOVE, &letters, error_r) < 0) {
+		maildir_mbox_unlock(mb);
+		return -1;
+	}
+	struct maildir_state *st = &mb->state;
+	unsigned int m = 0;
+	for (unsigned int i = 0; i < count && m < st->count && ret == 0; i++) {
+		while (m < st->count && st->msgs[m].meta.uid < uids[i])
+			m++;
+		if (m == st->count || st->msgs[m].meta.uid != uids[i])
+			continue;
+		struct maildir_msg *msg = &st->msgs[m];
+		uint32_t sys = apply_mode(msg->meta.flags.system, system_flags & STORE_FLAGS_ALL, mode);
+		uint32_t kw = apply_mode((uint32_t)msg->meta.flags.keywords, letters, mode);
+		if (sys == msg->meta.flags.system && kw == msg->meta.flags.keywords)
+			continue;
+		int r = rename_flags(mb, msg, sys, kw, error_r);
+		if (r < 0)
+			ret = -1;
+		if (r <= 0)
+			continue;
+		msg->meta.flags.system = sys;
+		msg->meta.flags.keywords = kw;
+		msg->meta.modseq = ++st->modseq;
+		maildir_state_log(st, STORE_CHANGE_FLAGS, &msg->meta);
+	}
+	maildir_mbox_unlock(mb);
+	return ret;
+}
+
+void maildir_mbox_remove(struct maildir_mbox *mb, const bool *remove)
+{
+	struct maildir_state *st = &mb->state;
+	unsigned int keep = 0;
+	for (unsigned int i = 0; i < st->count; i++) {
+		struct maildir_msg *msg = &st->msgs[i];
+		if (!remove[i]) {
+			st->msgs[keep++] = *msg;
+			continue;
+		}
+		char *path = maildir_msg_path(mb, msg);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_error_errno("maildir: unlink(%s)", path);
+		free(path);
+		struct store_message_meta meta;
+		memset(&meta, 0, sizeof(meta));
+		meta.uid = msg->meta.uid;
+		meta.modseq = ++st->modseq;
+		maildir_state_log(st, STORE_CHANGE_EXPUNGE, &meta);
+		free(msg->name);
+	}
+	st->count = keep;
+}
+
+int maildir_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
+		    struct store_error *error_r)
+{
+	struct maildir_mbox *mb = MB(mbox);
+	if (maildir_mbox_lock(mb, false, error_r) < 0 || locked_for_write(mb, error_r) < 0)
+		return -1;
+	struct maildir_state *st = &mb->state;
+	bool *remove = i_new(bool, st->count + 1);
+	unsigned int pos = 0;
+	for (unsigned int i = 0; i < st->count; i++) {
+		const struct store_message_meta *meta = &st->msgs[i].meta;
+		remove[i] = false;
+		if ((meta->flags.system & STORE_FLAG_DELETED) == 0)
+			continue;
+		if (uids != NULL) {
+			while (pos < count && uids[pos] < meta->uid)
+				pos++;
+			if (pos == count || uids[pos] != meta->uid)
+				continue;
+		}
+		remove[i] = true;
+	}
+	maildir_mbox_remove(mb, remove);
+	free(remove);
+	maildir_mbox_unlock(mb);
+	return 0;
+}
+
+static void content_release(struct store_content *_content)
+{
+	struct maildir_content *content = (struct maildir_content *)_content;
+	if (content->map != NULL)
+		munmap(content->map, content->map_size);
+	if (content->free_parsed != NULL)
+		content->free_parsed(content->base.parsed);
+	free(content);
+}
+
+static int open_message(struct maildir_mbox *mb, uint32_t uid, int *fd_r,
+			struct store_error *error_r)
+{
+	for (unsigned int attempt = 0; attempt < 2; attempt++) {
+		int idx = maildir_state_find(&mb->state, uid);
+		if (idx < 0)
+			break;
+		char *path = maildir_msg_path(mb, &mb->state.msgs[idx]);
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		free(path);
+		if (fd >= 0) {
+			*fd_r = fd;
+			return 0;
+		}
+		if (errno != ENOENT) {
+			maildir_set_errno_error(error_r, "open message");
+			return -1;
+		}
+		/* renamed or removed by someone else: rescan once */
+		if (attempt == 0 && maildir_mbox_lock(mb, true, error_r) < 0)
+			return -1;
+		maildir_mbox_unlock(mb);
+	}
+	store_error_set(error_r, STORE_ERR_NONEXISTENT, "Message was expunged.");
+	return -1;
+}
+
+int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
+			struct store_content **content_r, struct store_error *error_r)
+{
+	struct maildir_mbox *mb = MB(mbox);
+	struct stat st;
+	int fd;
+	if (open_message(mb, uid, &fd, error_r) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		maildir_set_errno_error(error_r, "fstat message");
+		close(fd);
+		return -1;
+	}
+	struct maildir_content *content = i_new0(struct maildir_content);
+	content->map_size = (size_t)st.st_size;
+	if (content->map_size > 0) {
+		content->map = mmap(NULL, content->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (content->map == MAP_FAILED) {
+			maildir_set_errno_error(error_r, "mmap message");
+			close(fd);
+			free(content);
+			return -1;
+		}
+	}
+	close(fd);
+	content->base.data = content->map != NULL ? content->map : (const unsigned char *)"";
+	content->base.size = content->map_size;
+	content->base.backend = &store_maildir_vfuncs;
+	content->base.release = content_release;
+	*content_r = &content->base;
+	return 0;
+}
+
+void maildir_set_parsed(struct store_content *_content, void *parsed,
+			void (*free_parsed)(void *parsed))
+{
+	struct maildir_content *content = (struct maildir_content *)_content;
+	if (content->free_parsed != NULL)
+		content->free_parsed(content->base.parsed);
+	content->base.parsed = parsed;
+	content->free_parsed = free_parsed;
+}

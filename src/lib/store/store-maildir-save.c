@@ -1,0 +1,318 @@
+/* APPEND, COPY and MOVE for the maildir backend (store-maildir.h). Every message is
+ * first written completely into tmp/ (or hard-linked there from the source folder),
+ * fsynced and given its internal date as mtime; then, under the destination's uidlist
+ * lock, renamed into new/ (no flags) or cur/ (with its flags), the directories are
+ * fsynced and the uidlist is rewritten. A crash at any point leaves either the whole
+ * message or only a file in tmp/, which no reader looks at. */
+#include "store-maildir.h"
+#include "alloc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COPY_BUF_SIZE (256 * 1024)
+
+struct save_item {
+	char *tmp_path;          /* NULL once renamed */
+	char *final_path;
+	char *base;
+	struct store_message_meta meta;
+	uint32_t system, letters;
+	bool in_new;
+	const char **kw_names;
+	unsigned int kw_count;
+};
+
+static void save_items_free(struct save_item *items, unsigned int count)
+{
+	for (unsigned int i = 0; i < count; i++) {
+		if (items[i].tmp_path != NULL)
+			(void)unlink(items[i].tmp_path);
+		free(items[i].tmp_path);
+		free(items[i].final_path);
+		free(items[i].base);
+		free(items[i].kw_names);
+	}
+	free(items);
+}
+
+static int copy_fd_data(int out, int in, size_t size)
+{
+	unsigned char *buf = i_malloc(COPY_BUF_SIZE);
+	size_t done = 0;
+	int ret = 0;
+	while (done < size && ret == 0) {
+		size_t want = size - done < COPY_BUF_SIZE ? size - done : COPY_BUF_SIZE;
+		ssize_t n = pread(in, buf, want, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			ret = -1;
+		} else if (maildir_write_full(out, buf, (size_t)n) < 0) {
+			ret = -1;
+		} else {
+			done += (size_t)n;
+		}
+	}
+	free(buf);
+	return ret;
+}
+
+/* Write one message into dir/tmp: data from memory or from fd. */
+static int write_tmp(const char *folder, struct save_item *item, const unsigned char *data,
+		     int in_fd, size_t size, struct store_error *error_r)
+{
+	item->base = maildir_filename_new(size);
+	item->tmp_path = i_strdup_printf("%s/tmp/%s", folder, item->base);
+	int fd = open(item->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		maildir_set_errno_error(error_r, "create in tmp/");
+		i_free(item->tmp_path);
+		return -1;
+	}
+	int ret = data != NULL ? maildir_write_full(fd, data, size) : copy_fd_data(fd, in_fd, size);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -1;
+	if (ret == 0 && item->meta.internal_date > 0) {
+		struct timespec times[2] = {
+			{ (time_t)item->meta.internal_date, 0 }, { (time_t)item->meta.internal_date, 0 }
+		};
+		(void)futimens(fd, times);
+	}
+	if (ret < 0)
+		maildir_set_errno_error(error_r, "write message");
+	if (close(fd) < 0 && ret == 0) {
+		maildir_set_errno_error(error_r, "close message");
+		ret = -1;
+	}
+	item->meta.size = size;
+	return ret;
+}
+
+/* Rename every item into new/ or cur/, all or none. */
+static int publish(struct maildir_mbox *mb, struct save_item *items, unsigned int count,
+		   struct store_error *error_r)
+{
+	unsigned int i;
+	for (i = 0; i < count; i++) {
+		struct save_item *item = &items[i];
+		bool in_new = item->in_new = item->system == 0 && item->letters == 0;
+		char *name = in_new ? i_strdup(item->base) :
+			maildir_filename_with_flags(item->base, strlen(item->base), mb->user->colon,
+						    item->system, item->letters);
+		item->final_path = i_strdup_printf("%s/%s/%s", mb->path, in_new ? "new" : "cur", name);
+		free(name);
+		if (rename(item->tmp_path, item->final_path) < 0) {
+			maildir_set_errno_error(error_r, "rename into the maildir");
+			break;
+		}
+		i_free(item->tmp_path);
+	}
+	if (i < count) {
+		while (i-- > 0)
+			(void)unlink(items[i].final_path);
+		return -1;
+	}
+	char *dir = i_strdup_printf("%s/new", mb->path);
+	(void)maildir_fsync_dir(dir);
+	free(dir);
+	dir = i_strdup_printf("%s/cur", mb->path);
+	(void)maildir_fsync_dir(dir);
+	free(dir);
+	return 0;
+}
+
+/* Take UIDs for the published items; on a uidlist write failure undo everything. */
+static int assign_uids(struct maildir_mbox *mb, struct save_item *items, unsigned int count,
+		       uint32_t *uids_r, struct store_error *error_r)
+{
+	struct maildir_state *st = &mb->state;
+	unsigned int old_count = st->count, old_log = st->log_count;
+	unsigned int old_recs = mb->uidlist->count;
+	uint32_t old_next = mb->uidlist->next_uid;
+	uint64_t old_modseq = st->modseq;
+	bool old_dirty = mb->uidlist_dirty;
+	for (unsigned int i = 0; i < count; i++) {
+		const char *name = strrchr(items[i].final_path, '/') + 1;
+		items[i].meta.flags.system = items[i].system;
+		items[i].meta.flags.keywords = items[i].letters;
+		uids_r[i] = maildir_mbox_add_new(mb, name, items[i].in_new, &items[i].meta)->meta.uid;
+	}
+	if (maildir_mbox_write_uidlist(mb, error_r) == 0)
+		return 0;
+	for (unsigned int i = 0; i < count; i++)
+		(void)unlink(items[i].final_path);
+	for (unsigned int i = old_count; i < st->count; i++)
+		free(st->msgs[i].name);
+	st->count = old_count;
+	st->log_count = old_log;
+	st->modseq = old_modseq;
+	st->next_uid = old_next;
+	for (unsigned int i = old_recs; i < mb->uidlist->count; i++) {
+		free(mb->uidlist->recs[i].ext);
+		free(mb->uidlist->recs[i].name);
+	}
+	mb->uidlist->count = old_recs;
+	mb->uidlist->next_uid = old_next;
+	mb->uidlist_dirty = old_dirty;
+	return -1;
+}
+
+static int save_commit(struct maildir_mbox *mb, struct save_item *items, unsigned int count,
+		       uint32_t *uidvalidity_r, uint32_t *uids_r, struct store_error *error_r)
+{
+	if (maildir_mbox_lock(mb, false, error_r) < 0)
+		return -1;
+	if (mb->lock == NULL) {
+		maildir_mbox_unlock(mb);
+		store_error_set(error_r, STORE_ERR_READONLY, "Mailbox is read-only.");
+		return -1;
+	}
+	int ret = 0;
+	for (unsigned int i = 0; i < count && ret == 0; i++) {
+		ret = maildir_mbox_keywords(mb, items[i].kw_names, items[i].kw_count, true,
+					    &items[i].letters, error_r);
+	}
+	if (ret == 0)
+		ret = publish(mb, items, count, error_r);
+	if (ret == 0)
+		ret = assign_uids(mb, items, count, uids_r, error_r);
+	*uidvalidity_r = mb->state.uidvalidity;
+	maildir_mbox_unlock(mb);
+	return ret;
+}
+
+int maildir_append(struct store_user *user, const char *mailbox,
+		   const struct store_append_msg *msgs, unsigned int count,
+		   uint32_t *uidvalidity_r, uint32_t *uids_r, struct store_error *error_r)
+{
+	struct maildir_mbox mb;
+	if (maildir_mbox_init(&mb, (struct maildir_user *)user, mailbox, error_r) < 0)
+		return -1;
+	if (!mb.can_write) {
+		maildir_mbox_deinit(&mb);
+		store_error_set(error_r, STORE_ERR_READONLY, "Mailbox is read-only.");
+		return -1;
+	}
+	struct save_item *items = i_new(struct save_item, count + 1);
+	memset(items, 0, (count + 1) * sizeof(*items));
+	int ret = 0;
+	for (unsigned int i = 0; i < count && ret == 0; i++) {
+		items[i].meta.internal_date = msgs[i].internal_date;
+		items[i].meta.internal_tz_min = msgs[i].internal_tz_min;
+		items[i].system = msgs[i].flags.system & STORE_FLAGS_ALL;
+		items[i].kw_names = i_new(const char *, msgs[i].keyword_count + 1);
+		/* as in store-dict.c: every listed name is set on the message */
+		for (unsigned int k = 0; k < msgs[i].keyword_count; k++)
+			items[i].kw_names[items[i].kw_count++] = msgs[i].keyword_names[k];
+		ret = write_tmp(mb.path, &items[i], msgs[i].data, msgs[i].fd, msgs[i].size,
+				error_r);
+	}
+	if (ret == 0)
+		ret = save_commit(&mb, items, count, uidvalidity_r, uids_r, error_r);
+	save_items_free(items, count);
+	maildir_mbox_deinit(&mb);
+	return ret;
+}
+
+/* Put a copy of a source message into dest's tmp/: a hard link, or a byte copy. */
+static int copy_to_tmp(struct maildir_mbox *src, const struct maildir_msg *msg,
+		       struct maildir_mbox *dest, struct save_item *item,
+		       struct store_error *error_r)
+{
+	char *src_path = maildir_msg_path(src, msg);
+	item->meta = msg->meta;
+	item->system = msg->meta.flags.system;
+	item->kw_names = i_new(const char *, src->kw.count + 1);
+	for (unsigned int k = 0; k < src->kw.count; k++) {
+		if ((msg->meta.flags.keywords & (1u << k)) != 0 && src->kw.names[k] != NULL)
+			item->kw_names[item->kw_count++] = src->kw.names[k];
+	}
+	item->base = maildir_filename_new(msg->meta.size);
+	item->tmp_path = i_strdup_printf("%s/tmp/%s", dest->path, item->base);
+	int ret = link(src_path, item->tmp_path);
+	if (ret < 0 && errno != ENOENT) {
+		int fd = open(src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		i_free(item->tmp_path);
+		i_free(item->base);
+		ret = fd < 0 || fstat(fd, &st) < 0 ? -1 :
+		      write_tmp(dest->path, item, NULL, fd, (size_t)st.st_size, error_r);
+		if (fd >= 0)
+			close(fd);
+		if (fd < 0)
+			maildir_set_errno_error(error_r, "open message");
+	} else if (ret < 0) {
+		i_free(item->tmp_path);
+		ret = 1;   /* expunged meanwhile: skipped */
+	}
+	free(src_path);
+	return ret;
+}
+
+static void move_remove_sources(struct maildir_mbox *src, const uint32_t *uids,
+				unsigned int count)
+{
+	struct store_error error;
+	if (maildir_mbox_lock(src, false, &error) < 0)
+		return;
+	bool *remove = i_new(bool, src->state.count + 1);
+	unsigned int pos = 0;
+	for (unsigned int i = 0; i < src->state.count; i++) {
+		uint32_t uid = src->state.msgs[i].meta.uid;
+		while (pos < count && uids[pos] < uid)
+			pos++;
+		remove[i] = pos < count && uids[pos] == uid;
+	}
+	if (src->lock != NULL)
+		maildir_mbox_remove(src, remove);
+	free(remove);
+	maildir_mbox_unlock(src);
+}
+
+int maildir_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
+		 const char *dest_name, bool move, uint32_t *uidvalidity_r,
+		 uint32_t *src_uids_r, uint32_t *dest_uids_r, unsigned int *copied_r,
+		 struct store_error *error_r)
+{
+	struct maildir_mbox *src = &((struct maildir_mailbox *)mbox)->mb, dest;
+	if (maildir_mbox_refresh(src, error_r) < 0 ||
+	    maildir_mbox_init(&dest, src->user, dest_name, error_r) < 0)
+		return -1;
+	struct save_item *items = i_new(struct save_item, count + 1);
+	memset(items, 0, (count + 1) * sizeof(*items));
+	unsigned int n = 0, m = 0;
+	int ret = 0;
+	for (unsigned int i = 0; i < count && ret == 0; i++) {
+		while (m < src->state.count && src->state.msgs[m].meta.uid < uids[i])
+			m++;
+		if (m == src->state.count || src->state.msgs[m].meta.uid != uids[i])
+			continue;
+		ret = copy_to_tmp(src, &src->state.msgs[m], &dest, &items[n], error_r);
+		if (ret == 0)
+			src_uids_r[n++] = uids[i];
+		else if (ret > 0)
+			ret = 0;
+	}
+	if (ret == 0 && n > 0)
+		ret = save_commit(&dest, items, n, uidvalidity_r, dest_uids_r, error_r);
+	else if (ret == 0) {
+		(void)maildir_mbox_refresh(&dest, error_r);
+		*uidvalidity_r = dest.state.uidvalidity;
+	}
+	save_items_free(items, count);
+	maildir_mbox_deinit(&dest);
+	if (ret < 0)
+		return -1;
+	if (move && n > 0)
+		move_remove_sources(src, src_uids_r, n);
+	*copied_r = n;
+	return 0;
+}

@@ -1,0 +1,699 @@
+/* One maildir folder's state (store-maildir.h): loading the index, deciding from the
+ * stamps of new/, cur/, dovecot-uidlist and dovecot-keywords whether anything changed,
+ * and rescanning under the uidlist lock when it did: files without a UID get the next
+ * ones (in file name order) and the differences to the previous state become change
+ * log entries with new modseqs, so every process sees the same history. */
+#include "store-maildir.h"
+#include "maildir-lock.h"
+#include "alloc.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+struct scan_entry {
+	char *name;
+	size_t base_len;
+	bool in_new;
+	bool used;
+};
+
+struct scan {
+	struct scan_entry *entries;
+	unsigned int count, alloc;
+};
+
+uint64_t maildir_modseq_base(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+void maildir_set_errno_error(struct store_error *error_r, const char *what)
+{
+	int err = errno;
+	if (err == ENOSPC || err == EDQUOT) {
+		store_error_set(error_r, STORE_ERR_OVERQUOTA, "Not enough disk space.");
+	} else if (err == EWOULDBLOCK) {
+		store_error_set(error_r, STORE_ERR_INUSE, "Mailbox is locked, try again.");
+	} else if (err == EROFS) {
+		log_error("maildir: %s: %s", what, strerror(err));
+		store_error_set(error_r, STORE_ERR_SERVERBUG, "Mail storage is read-only.");
+	} else {
+		log_error("maildir: %s: %s", what, strerror(err));
+		store_error_set(error_r, STORE_ERR_SERVERBUG, "Internal error in mail storage.");
+	}
+	errno = err;
+}
+
+int maildir_folder_path(struct maildir_user *user, const char *name, char **path_r,
+			struct store_error *error_r)
+{
+	char *rel;
+	const char *error;
+	if (maildir_name_to_dir(user->layout, name, &rel, &error) < 0) {
+		store_error_set(error_r, STORE_ERR_CANNOT, "%s", error);
+		return -1;
+	}
+	*path_r = rel[0] == '\0' ? i_strdup(user->root) : i_strdup_printf("%s/%s", user->root, rel);
+	free(rel);
+	return 0;
+}
+
+static char *mb_file(const struct maildir_mbox *mb, const char *name)
+{
+	return i_strdup_printf("%s/%s", mb->path, name);
+}
+
+char *maildir_msg_path(const struct maildir_mbox *mb, const struct maildir_msg *msg)
+{
+	return i_strdup_printf("%s/%s/%s", mb->path, msg->in_new ? "new" : "cur", msg->name);
+}
+
+static bool is_real_dir(const char *path, uint64_t *ino_r)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	if (ino_r != NULL)
+		*ino_r = (uint64_t)st.st_ino;
+	return true;
+}
+
+static bool folder_gone(const struct maildir_mbox *mb)
+{
+	uint64_t ino;
+	char *cur = mb_file(mb, "cur");
+	bool gone = !is_real_dir(mb->path, &ino) || ino != mb->dir_ino || !is_real_dir(cur, NULL);
+	free(cur);
+	return gone;
+}
+
+int maildir_mbox_init(struct maildir_mbox *mb, struct maildir_user *user, const char *name,
+		      struct store_error *error_r)
+{
+	memset(mb, 0, sizeof(*mb));
+	mb->user = user;
+	if (maildir_folder_path(user, name, &mb->path, error_r) < 0)
+		return -1;
+	mb->name = i_strdup(name);
+	char *cur = mb_file(mb, "cur");
+	bool exists = is_real_dir(mb->path, &mb->dir_ino) && is_real_dir(cur, NULL);
+	free(cur);
+	if (!exists) {
+		maildir_mbox_deinit(mb);
+		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Mailbox does not exist.");
+		return -1;
+	}
+	mb->can_write = access(mb->path, W_OK) == 0;
+	return 0;
+}
+
+void maildir_mbox_deinit(struct maildir_mbox *mb)
+{
+	maildir_lock_release(&mb->lock);
+	maildir_uidlist_free(&mb->uidlist);
+	maildir_state_clear(&mb->state);
+	maildir_keywords_clear(&mb->kw);
+	i_free(mb->name);
+	i_free(mb->path);
+}
+
+static void load_keywords(struct maildir_mbox *mb)
+{
+	struct maildir_stamp st;
+	char *path = mb_file(mb, MAILDIR_KEYWORDS_NAME);
+	if (maildir_stamp_get(path, &st) == 0 && !maildir_stamp_equal(&st, &mb->kw_stamp)) {
+		if (maildir_keywords_read(path, &mb->kw) < 0)
+			log_error_errno("maildir: read %s", path);
+		else
+			mb->kw_stamp = st;
+	}
+	free(path);
+}
+
+static void load_index(struct maildir_mbox *mb)
+{
+	struct maildir_stamp st;
+	struct maildir_state loaded;
+	char *path = mb_file(mb, MAILDIR_INDEX_NAME);
+	if (maildir_stamp_get(path, &st) == 0 &&
+	    (!maildir_stamp_equal(&st, &mb->st_index) || !mb->state.valid)) {
+		mb->st_index = st;
+		mb->index_stale = true;
+		if (st.exists && maildir_index_read(path, &loaded) > 0) {
+			mb->index_stale = false;
+			if (loaded.modseq >= mb->state.modseq)
+				maildir_state_move(&mb->state, &loaded);
+			else
+				maildir_state_clear(&loaded);
+		}
+	}
+	free(path);
+}
+
+static void get_stamps(const struct maildir_mbox *mb, struct maildir_stamp st[4])
+{
+	static const char *const names[] = {
+		"new", "cur", MAILDIR_UIDLIST_NAME, MAILDIR_KEYWORDS_NAME
+	};
+	for (unsigned int i = 0; i < 4; i++) {
+		char *path = mb_file(mb, names[i]);
+		if (maildir_stamp_get(path, &st[i]) < 0)
+			memset(&st[i], 0, sizeof(st[i]));
+		free(path);
+	}
+}
+
+static bool stamps_changed(const struct maildir_mbox *mb)
+{
+	struct maildir_stamp st[4];
+	const struct maildir_state *s = &mb->state;
+	if (!s->valid || s->unstable)
+		return true;
+	get_stamps(mb, st);
+	return !maildir_stamp_equal(&st[0], &s->st_new) ||
+	       !maildir_stamp_equal(&st[1], &s->st_cur) ||
+	       !maildir_stamp_equal(&st[2], &s->st_uidlist) ||
+	       !maildir_stamp_equal(&st[3], &s->st_keywords);
+}
+
+/* ---- scanning ---- */
+
+static void scan_free(struct scan *scan)
+{
+	for (unsigned int i = 0; i < scan->count; i++)
+		free(scan->entries[i].name);
+	free(scan->entries);
+	memset(scan, 0, sizeof(*scan));
+}
+
+static int scan_dir(const struct maildir_mbox *mb, bool in_new, struct scan *scan)
+{
+	char *path = mb_file(mb, in_new ? "new" : "cur");
+	DIR *dir = opendir(path);
+	struct dirent *d;
+	free(path);
+	if (dir == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || d->d_type == DT_DIR || d->d_type == DT_LNK ||
+		    strchr(d->d_name, ' ') != NULL)
+			continue;
+		if (scan->count == scan->alloc) {
+			scan->alloc = scan->alloc == 0 ? 256 : scan->alloc * 2;
+			scan->entries = i_reallocarray(scan->entries, scan->alloc,
+						       sizeof(*scan->entries));
+		}
+		struct scan_entry *e = &scan->entries[scan->count++];
+		e->name = i_strdup(d->d_name);
+		e->base_len = maildir_filename_base_len(e->name, mb->user->colon);
+		e->in_new = in_new;
+		e->used = false;
+	}
+	closedir(dir);
+	return 0;
+}
+
+static int base_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int ret = memcmp(a, b, alen < blen ? alen : blen);
+	return ret != 0 ? ret : alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static int entry_cmp(const void *p1, const void *p2)
+{
+	const struct scan_entry *a = p1, *b = p2;
+	int ret = base_cmp(a->name, a->base_len, b->name, b->base_len);
+	/* the cur/ one of a base in both comes first */
+	return ret != 0 ? ret : (int)a->in_new - (int)b->in_new;
+}
+
+static struct scan_entry *scan_find(struct scan *scan, const char *name, size_t len)
+{
+	unsigned int lo = 0, hi = scan->count;
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		struct scan_entry *e = &scan->entries[mid];
+		if (base_cmp(e->name, e->base_len, name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < scan->count &&
+	    base_cmp(scan->entries[lo].name, scan->entries[lo].base_len, name, len) == 0)
+		return &scan->entries[lo];
+	return NULL;
+}
+
+static struct maildir_uidlist *read_uidlist(struct maildir_mbox *mb)
+{
+	struct maildir_uidlist *list = NULL;
+	const char *error;
+	char *path = mb_file(mb, MAILDIR_UIDLIST_NAME);
+	int ret = maildir_uidlist_read(path, &list, &error);
+	if (ret < 0)
+		log_error("maildir: %s: %s (starting a new UIDVALIDITY)", path, error);
+	else if (ret > 0 && list->bad_records > 0)
+		log_warning("maildir: %s: skipped %u malformed records", path, list->bad_records);
+	free(path);
+	if (ret <= 0) {
+		list = maildir_uidlist_new(store_new_uidvalidity());
+		mb->uidlist_dirty = true;
+	}
+	if (list->guid[0] == '\0') {
+		struct maildir_uidlist *fresh = maildir_uidlist_new(list->uidvalidity);
+		memcpy(list->guid, fresh->guid, sizeof(list->guid));
+		maildir_uidlist_free(&fresh);
+		mb->uidlist_dirty = true;
+	}
+	return list;
+}
+
+static void derive_emailid(const struct maildir_uidlist *list, const char *ext, uint32_t uid,
+			   char emailid_r[STORE_ID_MAX_BYTES], char threadid_r[STORE_ID_MAX_BYTES])
+{
+	char buf[STORE_ID_MAX_BYTES];
+	if (maildir_uidlist_ext_get(ext, 'E', buf, sizeof(buf)) != NULL && buf[0] != '\0') {
+		memcpy(emailid_r, buf, sizeof(buf));
+	} else {
+		/* stable for every process: a hash of the folder's GUID and the UID */
+		unsigned char hash[16];
+		char input[64];
+		int len = snprintf(input, sizeof(input), "%s:%u", list->guid, uid);
+		crypto_generichash(hash, sizeof(hash), (const unsigned char *)input,
+				   (size_t)len, NULL, 0);
+		emailid_r[0] = 'M';
+		sodium_bin2hex(emailid_r + 1, STORE_ID_MAX_BYTES - 1, hash, sizeof(hash));
+	}
+	if (maildir_uidlist_ext_get(ext, 'T', buf, sizeof(buf)) != NULL)
+		memcpy(threadid_r, buf, sizeof(buf));
+	else
+		threadid_r[0] = '\0';
+}
+
+static int16_t local_tz_min(time_t when)
+{
+	struct tm tm;
+	if (localtime_r(&when, &tm) == NULL)
+		return 0;
+	return (int16_t)(tm.tm_gmtoff / 60);
+}
+
+/* Fill meta for a file not seen before. false when the file vanished. */
+static bool new_message_meta(const struct maildir_mbox *mb, const struct scan_entry *e,
+			     struct store_message_meta *meta)
+{
+	struct stat st;
+	char *path = i_strdup_printf("%s/%s/%s", mb->path, e->in_new ? "new" : "cur", e->name);
+	int ret = lstat(path, &st);
+	free(path);
+	if (ret < 0 || !S_ISREG(st.st_mode))
+		return false;
+	if (!maildir_filename_size(e->name, mb->user->colon, &meta->size))
+		meta->size = (uint64_t)st.st_size;
+	meta->internal_date = (int64_t)st.st_mtime;
+	meta->internal_tz_min = local_tz_min(st.st_mtime);
+	return true;
+}
+
+static void add_message(struct maildir_mbox *mb, struct maildir_state *st,
+			const struct maildir_state *old, unsigned int *o, bool fresh,
+			const struct maildir_uidlist_rec *rec, const struct scan_entry *e)
+{
+	struct store_message_meta meta;
+	uint32_t system, letters;
+	/* older messages that are no longer there were expunged */
+	while (*o < old->count && old->msgs[*o].meta.uid < rec->uid) {
+		if (!fresh) {
+			memset(&meta, 0, sizeof(meta));
+			meta.uid = old->msgs[*o].meta.uid;
+			meta.modseq = ++st->modseq;
+			maildir_state_log(st, STORE_CHANGE_EXPUNGE, &meta);
+		}
+		(*o)++;
+	}
+	maildir_filename_flags(e->name, mb->user->colon, &system, &letters);
+	if (!fresh && *o < old->count && old->msgs[*o].meta.uid == rec->uid) {
+		meta = old->msgs[(*o)++].meta;
+		if (meta.flags.system != system || meta.flags.keywords != letters) {
+			meta.flags.system = system;
+			meta.flags.keywords = letters;
+			meta.modseq = ++st->modseq;
+			maildir_state_log(st, STORE_CHANGE_FLAGS, &meta);
+		}
+	} else {
+		memset(&meta, 0, sizeof(meta));
+		if (!new_message_meta(mb, e, &meta))
+			return;
+		meta.uid = rec->uid;
+		meta.flags.system = system;
+		meta.flags.keywords = letters;
+		derive_emailid(mb->uidlist, rec->ext, rec->uid, meta.emailid, meta.threadid);
+		meta.modseq = fresh ? st->modseq : ++st->modseq;
+		if (!fresh)
+			maildir_state_log(st, STORE_CHANGE_APPEND, &meta);
+	}
+	struct maildir_msg *msg = maildir_state_add(st);
+	msg->meta = meta;
+	msg->name = i_strdup(e->name);
+	msg->in_new = e->in_new;
+}
+
+/* Keep the records whose files exist (all of them when the scan was not stable). */
+static void merge_records(struct maildir_mbox *mb, struct maildir_state *st,
+			  const struct maildir_state *old, unsigned int *o, bool fresh,
+			  struct scan *scan, bool stable)
+{
+	struct maildir_uidlist *list = mb->uidlist;
+	unsigned int keep = 0;
+	for (unsigned int i = 0; i < list->count; i++) {
+		struct maildir_uidlist_rec *rec = &list->recs[i];
+		size_t len = maildir_filename_base_len(rec->name, mb->user->colon);
+		struct scan_entry *e = scan_find(scan, rec->name, len);
+		if (e == NULL || e->used) {
+			if (mb->lock != NULL && (stable || e != NULL)) {
+				free(rec->ext);
+				free(rec->name);
+				mb->uidlist_dirty = true;
+				continue;
+			}
+		} else {
+			e->used = true;
+			add_message(mb, st, old, o, fresh, rec, e);
+		}
+		list->recs[keep++] = *rec;
+	}
+	list->count = keep;
+}
+
+/* Files without a record get the next UIDs, in file name order. */
+static void merge_new_files(struct maildir_mbox *mb, struct maildir_state *st,
+			    const struct maildir_state *old, unsigned int *o, bool fresh,
+			    struct scan *scan)
+{
+	struct maildir_uidlist *list = mb->uidlist;
+	if (mb->lock == NULL)
+		return;
+	for (unsigned int i = 0; i < scan->count; i++) {
+		struct scan_entry *e = &scan->entries[i];
+		if (e->used)
+			continue;
+		char *base = i_strndup(e->name, e->base_len);
+		maildir_uidlist_append(list, list->next_uid, "", base);
+		free(base);
+		mb->uidlist_dirty = true;
+		e->used = true;
+		add_message(mb, st, old, o, fresh, &list->recs[list->count - 1], e);
+	}
+}
+
+static void merge(struct maildir_mbox *mb, struct scan *scan, bool stable)
+{
+	struct maildir_state *old = &mb->state, st;
+	struct maildir_uidlist *list = mb->uidlist;
+	bool fresh = !old->valid || old->uidvalidity != list->uidvalidity;
+	unsigned int o = 0;
+
+	memset(&st, 0, sizeof(st));
+	if (fresh) {
+		st.modseq = st.log_base_modseq = maildir_modseq_base();
+		if (old->valid && st.modseq <= old->modseq)
+			st.modseq = st.log_base_modseq = old->modseq + 1;
+	} else {
+		st.modseq = old->modseq;
+		st.log_base_modseq = old->log_base_modseq;
+		st.log = old->log;
+		st.log_count = old->log_count;
+		st.log_alloc = old->log_alloc;
+		old->log = NULL;
+		old->log_count = old->log_alloc = 0;
+		st.first_recent_uid = old->first_recent_uid;
+	}
+	qsort(scan->entries, scan->count, sizeof(*scan->entries), entry_cmp);
+	for (unsigned int i = 1; i < scan->count; i++) {
+		if (entry_cmp(&scan->entries[i - 1], &scan->entries[i]) == 0 ||
+		    base_cmp(scan->entries[i - 1].name, scan->entries[i - 1].base_len,
+			     scan->entries[i].name, scan->entries[i].base_len) == 0)
+			scan->entries[i].used = true;   /* same base twice: keep the cur/ one */
+	}
+	merge_records(mb, &st, old, &o, fresh, scan, stable);
+	merge_new_files(mb, &st, old, &o, fresh, scan);
+	for (; !fresh && o < old->count; o++) {
+		struct store_message_meta meta;
+		memset(&meta, 0, sizeof(meta));
+		meta.uid = old->msgs[o].meta.uid;
+		meta.modseq = ++st.modseq;
+		maildir_state_log(&st, STORE_CHANGE_EXPUNGE, &meta);
+	}
+	st.uidvalidity = list->uidvalidity;
+	st.next_uid = list->next_uid;
+	memcpy(st.guid, list->guid, sizeof(st.guid));
+	if (fresh) {
+		st.first_recent_uid = st.next_uid;
+		for (unsigned int i = 0; i < st.count; i++) {
+			if (st.msgs[i].in_new) {
+				st.first_recent_uid = st.msgs[i].meta.uid;
+				break;
+			}
+		}
+	}
+	if (st.first_recent_uid == 0 || st.first_recent_uid > st.next_uid)
+		st.first_recent_uid = st.next_uid;
+	st.valid = true;
+	maildir_state_move(&mb->state, &st);
+}
+
+static int scan_locked(struct maildir_mbox *mb, struct store_error *error_r)
+{
+	struct maildir_stamp before[4], after[4];
+	struct scan scan;
+	bool stable = false;
+	memset(&scan, 0, sizeof(scan));
+	for (unsigned int attempt = 0; attempt < 3 && !stable; attempt++) {
+		scan_free(&scan);
+		maildir_uidlist_free(&mb->uidlist);
+		mb->uidlist_dirty = false;
+		get_stamps(mb, before);
+		load_keywords(mb);
+		mb->uidlist = read_uidlist(mb);
+		if (scan_dir(mb, true, &scan) < 0 || scan_dir(mb, false, &scan) < 0) {
+			maildir_set_errno_error(error_r, "readdir");
+			scan_free(&scan);
+			return -1;
+		}
+		get_stamps(mb, after);
+		stable = maildir_stamp_equal(&before[0], &after[0]) &&
+			 maildir_stamp_equal(&before[1], &after[1]);
+	}
+	merge(mb, &scan, stable);
+	scan_free(&scan);
+	mb->state.st_new = before[0];
+	mb->state.st_cur = before[1];
+	mb->state.st_uidlist = before[2];
+	mb->state.st_keywords = before[3];
+	mb->state.unstable = !stable || maildir_stamp_is_recent(&before[0]) ||
+			     maildir_stamp_is_recent(&before[1]);
+	return 0;
+}
+
+int maildir_mbox_lock(struct maildir_mbox *mb, bool force, struct store_error *error_r)
+{
+	if (folder_gone(mb)) {
+		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Mailbox does not exist.");
+		return -1;
+	}
+	if (mb->can_write && mb->lock == NULL) {
+		char *path = mb_file(mb, MAILDIR_UIDLIST_NAME);
+		int ret = maildir_lock_acquire(path, MAILDIR_LOCK_WAIT_MSECS,
+					       MAILDIR_LOCK_STALE_SECS, &mb->lock);
+		free(path);
+		if (ret < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+			mb->can_write = false;
+		} else if (ret < 0) {
+			maildir_set_errno_error(error_r, "lock dovecot-uidlist");
+			return -1;
+		}
+	}
+	load_index(mb);
+	load_keywords(mb);
+	mb->lock_sig = mb->state;
+	mb->lock_sig.msgs = NULL;
+	mb->lock_sig.log = NULL;
+	if ((force || stamps_changed(mb)) && scan_locked(mb, error_r) < 0) {
+		maildir_mbox_unlock(mb);
+		return -1;
+	}
+	return 0;
+}
+
+int maildir_mbox_write_uidlist(struct maildir_mbox *mb, struct store_error *error_r)
+{
+	if (!mb->uidlist_dirty || mb->uidlist == NULL)
+		return 0;
+	char *path = mb_file(mb, MAILDIR_UIDLIST_NAME);
+	int ret = maildir_uidlist_write(path, mb->uidlist);
+	if (ret < 0)
+		maildir_set_errno_error(error_r, "write dovecot-uidlist");
+	else if (maildir_stamp_get(path, &mb->state.st_uidlist) == 0)
+		mb->uidlist_dirty = false;
+	free(path);
+	return ret;
+}
+
+static bool state_changed(const struct maildir_state *a, const struct maildir_state *b)
+{
+	return a->modseq != b->modseq || a->first_recent_uid != b->first_recent_uid ||
+	       a->next_uid != b->next_uid || a->uidvalidity != b->uidvalidity ||
+	       a->count != b->count || a->unstable != b->unstable || a->valid != b->valid ||
+	       !maildir_stamp_equal(&a->st_new, &b->st_new) ||
+	       !maildir_stamp_equal(&a->st_cur, &b->st_cur) ||
+	       !maildir_stamp_equal(&a->st_uidlist, &b->st_uidlist) ||
+	       !maildir_stamp_equal(&a->st_keywords, &b->st_keywords);
+}
+
+void maildir_mbox_unlock(struct maildir_mbox *mb)
+{
+	struct store_error error;
+	if (mb->lock != NULL) {
+		(void)maildir_mbox_write_uidlist(mb, &error);
+		char *path = mb_file(mb, MAILDIR_INDEX_NAME);
+		if (!mb->index_stale && !state_changed(&mb->state, &mb->lock_sig))
+			;  /* the index on disk already says this */
+		else if (maildir_index_write(path, &mb->state) < 0)
+			log_error_errno("maildir: write %s", path);
+		else if (maildir_stamp_get(path, &mb->st_index) == 0)
+			mb->index_stale = false;
+		free(path);
+		maildir_lock_release(&mb->lock);
+	}
+	mb->uidlist_dirty = false;
+	maildir_uidlist_free(&mb->uidlist);
+}
+
+int maildir_mbox_refresh(struct maildir_mbox *mb, struct store_error *error_r)
+{
+	if (mb->lock != NULL)
+		return 0;
+	if (folder_gone(mb)) {
+		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Mailbox does not exist.");
+		return -1;
+	}
+	load_index(mb);
+	load_keywords(mb);
+	if (!stamps_changed(mb))
+		return 0;
+	if (maildir_mbox_lock(mb, false, error_r) < 0)
+		return -1;
+	maildir_mbox_unlock(mb);
+	return 0;
+}
+
+struct maildir_msg *maildir_mbox_add_new(struct maildir_mbox *mb, const char *name,
+					 bool in_new, const struct store_message_meta *meta)
+{
+	struct maildir_uidlist *list = mb->uidlist;
+	size_t base_len = maildir_filename_base_len(name, mb->user->colon);
+	char *base = i_strndup(name, base_len);
+	maildir_uidlist_append(list, list->next_uid, "", base);
+	free(base);
+	mb->uidlist_dirty = true;
+	struct maildir_msg *msg = maildir_state_add(&mb->state);
+	msg->meta = *meta;
+	msg->meta.uid = list->recs[list->count - 1].uid;
+	msg->meta.modseq = ++mb->state.modseq;
+	derive_emailid(list, "", msg->meta.uid, msg->meta.emailid, msg->meta.threadid);
+	msg->name = i_strdup(name);
+	msg->in_new = in_new;
+	mb->state.next_uid = list->next_uid;
+	maildir_state_log(&mb->state, STORE_CHANGE_APPEND, &msg->meta);
+	return msg;
+}
+
+static int add_keywords_locked(struct maildir_mbox *mb, const char *const *names,
+			       unsigned int count, struct store_error *error_r)
+{
+	struct maildir_lock *lock;
+	char *path = mb_file(mb, MAILDIR_KEYWORDS_NAME);
+	int ret = -1;
+	if (maildir_lock_acquire(path, MAILDIR_LOCK_WAIT_MSECS, MAILDIR_LOCK_STALE_SECS,
+				 &lock) < 0) {
+		maildir_set_errno_error(error_r, "lock dovecot-keywords");
+		free(path);
+		return -1;
+	}
+	if (maildir_keywords_read(path, &mb->kw) < 0) {
+		maildir_set_errno_error(error_r, "read dovecot-keywords");
+		goto out;
+	}
+	for (unsigned int i = 0; i < count; i++) {
+		if (maildir_keywords_add(&mb->kw, names[i]) < 0) {
+			store_error_set(error_r, STORE_ERR_LIMIT, "Too many keywords in this mailbox.");
+			(void)maildir_keywords_read(path, &mb->kw);
+			goto out;
+		}
+	}
+	if (maildir_keywords_write(path, &mb->kw) < 0) {
+		maildir_set_errno_error(error_r, "write dovecot-keywords");
+		goto out;
+	}
+	(void)maildir_stamp_get(path, &mb->kw_stamp);
+	ret = 0;
+out:
+	maildir_lock_release(&lock);
+	free(path);
+	return ret;
+}
+
+int maildir_mbox_keywords(struct maildir_mbox *mb, const char *const *names,
+			  unsigned int count, bool add, uint32_t *letters_r,
+			  struct store_error *error_r)
+{
+	uint32_t letters = 0;
+	bool missing = false;
+	for (unsigned int i = 0; i < count; i++) {
+		int idx = maildir_keywords_lookup(&mb->kw, names[i]);
+		if (idx >= 0)
+			letters |= 1u << idx;
+		else
+			missing = true;
+	}
+	if (missing && add) {
+		if (add_keywords_locked(mb, names, count, error_r) < 0)
+			return -1;
+		letters = 0;
+		for (unsigned int i = 0; i < count; i++)
+			letters |= 1u << maildir_keywords_lookup(&mb->kw, names[i]);
+	}
+	*letters_r = letters;
+	return 0;
+}
+
+void maildir_status_from_state(const struct maildir_mbox *mb,
+			       struct store_mailbox_status *status_r)
+{
+	const struct maildir_state *st = &mb->state;
+	memset(status_r, 0, sizeof(*status_r));
+	status_r->uidvalidity = st->uidvalidity;
+	status_r->uidnext = st->next_uid;
+	status_r->messages = st->count;
+	for (unsigned int i = 0; i < st->count; i++) {
+		if ((st->msgs[i].meta.flags.system & STORE_FLAG_SEEN) == 0)
+			status_r->unseen++;
+		if (st->msgs[i].meta.uid >= st->first_recent_uid)
+			status_r->recent++;
+	}
+	status_r->highest_modseq = st->modseq;
+	status_r->readonly = !mb->can_write;
+	snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s", st->guid);
+}

@@ -1,0 +1,128 @@
+#ifndef PYMAP_STORE_MAILDIR_H
+#define PYMAP_STORE_MAILDIR_H
+/* The maildir backend's internal interface, shared by its modules:
+ *   store-maildir.c         store, users, folder list, create/delete/rename, subscriptions
+ *   store-maildir-sync.c    one folder's state: index load, directory scan, UIDs, locks
+ *   store-maildir-mbox.c    open folders: snapshot, changes, recent, flags, expunge,
+ *                           content
+ *   store-maildir-save.c    append and copy/move: tmp/ -> new/|cur/, crash safe
+ *   maildir-watch.c         inotify change feed
+ * Only store.c (through store_maildir_vfuncs) calls into the backend from outside. */
+#include "store-private.h"
+#include "maildir-index.h"
+#include "maildir-names.h"
+
+struct maildir_lock;
+
+struct maildir_store {
+	struct store base;
+	char *base_dir;
+	enum maildir_layout layout;
+	char colon;
+};
+
+struct maildir_user {
+	struct store_user base;
+	char *root;                  /* the user's maildir (INBOX) */
+	enum maildir_layout layout;
+	char colon;
+};
+
+/* One folder on disk as seen by one handle. */
+struct maildir_mbox {
+	struct maildir_user *user;
+	char *name;                  /* IMAP name */
+	char *path;                  /* folder directory */
+	struct maildir_state state;
+	struct maildir_keywords kw;
+	struct maildir_stamp st_index;   /* the index file we last read or wrote */
+	uint64_t dir_ino;            /* the folder directory when opened */
+	struct maildir_lock *lock;   /* held during an update */
+	struct maildir_uidlist *uidlist; /* valid while locked */
+	struct maildir_stamp kw_stamp;   /* dovecot-keywords as read into kw */
+	bool uidlist_dirty;
+	bool can_write;
+	/* what the state looked like when the lock was taken: unlock writes the index
+	 * only when something differs */
+	struct maildir_state lock_sig;   /* header fields only, no arrays */
+	bool index_stale;                /* the index file is missing or unreadable */
+};
+
+struct maildir_mailbox {
+	struct store_mailbox base;
+	struct maildir_mbox mb;
+};
+
+/* ---- store-maildir-sync.c ---- */
+/* Set up mb for folder name (which must exist: STORE_ERR_NONEXISTENT otherwise). */
+int maildir_mbox_init(struct maildir_mbox *mb, struct maildir_user *user, const char *name,
+		      struct store_error *error_r);
+void maildir_mbox_deinit(struct maildir_mbox *mb);
+/* Bring mb->state up to date with the disk (cheap when nothing changed). */
+int maildir_mbox_refresh(struct maildir_mbox *mb, struct store_error *error_r);
+/* Take the folder's uidlist lock and bring the state up to date under it (with
+ * force, rescan the directories even when the stamps match). */
+int maildir_mbox_lock(struct maildir_mbox *mb, bool force, struct store_error *error_r);
+/* Write the index (and the uidlist when dirty) and drop the lock. */
+void maildir_mbox_unlock(struct maildir_mbox *mb);
+/* Write the uidlist now (locked mb); -1 with an error. */
+int maildir_mbox_write_uidlist(struct maildir_mbox *mb, struct store_error *error_r);
+/* Append a new message to the state (locked): UID from the uidlist, a new modseq, an
+ * APPEND change; the uidlist gets its record. */
+struct maildir_msg *maildir_mbox_add_new(struct maildir_mbox *mb, const char *name,
+					 bool in_new, const struct store_message_meta *meta);
+/* Resolve keyword names to letters, adding them to dovecot-keywords (locked mb). With
+ * add=false unknown names are skipped. */
+int maildir_mbox_keywords(struct maildir_mbox *mb, const char *const *names,
+			  unsigned int count, bool add, uint32_t *letters_r,
+			  struct store_error *error_r);
+/* Path of a message file (malloc'ed). */
+char *maildir_msg_path(const struct maildir_mbox *mb, const struct maildir_msg *msg);
+/* Map errno of a failed write to a store error (and log it). */
+void maildir_set_errno_error(struct store_error *error_r, const char *what);
+/* Folder directory of an IMAP name (malloc'ed); -1 with STORE_ERR_CANNOT. */
+int maildir_folder_path(struct maildir_user *user, const char *name, char **path_r,
+			struct store_error *error_r);
+/* A new modseq base: microseconds since the epoch (larger than any earlier one). */
+uint64_t maildir_modseq_base(void);
+void maildir_status_from_state(const struct maildir_mbox *mb,
+			       struct store_mailbox_status *status_r);
+
+/* ---- store-maildir-mbox.c ---- */
+int maildir_mailbox_open(struct store_user *user, const char *name, bool readonly,
+			 struct store_mailbox **mbox_r, struct store_error *error_r);
+void maildir_mailbox_close(struct store_mailbox *mbox);
+int maildir_snapshot(struct store_mailbox *mbox, struct store_snapshot **snapshot_r,
+		     struct store_error *error_r);
+int maildir_changes(struct store_mailbox *mbox, uint64_t since_modseq,
+		    struct store_changes **changes_r, struct store_error *error_r);
+int maildir_claim_recent(struct store_mailbox *mbox, uint32_t *first_uid_r,
+			 struct store_error *error_r);
+int maildir_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
+			 unsigned int count, enum store_flags_mode mode,
+			 uint32_t system_flags, const char *const *keyword_names,
+			 unsigned int keyword_count, struct store_error *error_r);
+int maildir_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
+		    struct store_error *error_r);
+int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
+			struct store_content **content_r, struct store_error *error_r);
+void maildir_set_parsed(struct store_content *content, void *parsed,
+			void (*free_parsed)(void *parsed));
+/* Expunge the messages at the given state indexes (locked mb): unlink + log. */
+void maildir_mbox_remove(struct maildir_mbox *mb, const bool *remove);
+
+/* ---- store-maildir-save.c ---- */
+int maildir_append(struct store_user *user, const char *mailbox,
+		   const struct store_append_msg *msgs, unsigned int count,
+		   uint32_t *uidvalidity_r, uint32_t *uids_r, struct store_error *error_r);
+int maildir_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
+		 const char *dest_name, bool move, uint32_t *uidvalidity_r,
+		 uint32_t *src_uids_r, uint32_t *dest_uids_r, unsigned int *copied_r,
+		 struct store_error *error_r);
+
+/* ---- maildir-watch.c ---- */
+struct store_watch *maildir_watch(struct store_mailbox *mbox,
+				  store_watch_callback_t *callback, void *context);
+void maildir_watch_remove(struct store_watch *watch);
+
+#endif
