@@ -2,7 +2,6 @@
  * its listeners (master-proto.h); never started by hand. */
 #include "client.h"
 #include "auth-client.h"
-#include "alloc.h"
 #include "ioloop.h"
 #include "log.h"
 #include "master-service.h"
@@ -81,13 +80,13 @@ static void load_settings(void)
 	settings.autologout_secs = (unsigned int)master_service_config_int(service, "imap", "autologout_secs", 1800);
 	settings.write_timeout_secs = (unsigned int)master_service_config_int(service, "imap", "write_timeout_secs", 300);
 	settings.idle_keepalive_secs = (unsigned int)master_service_config_int(service, "imap", "idle_keepalive_secs", 120);
-	settings.bad_command_limit = (unsigned int)master_service_config_int(service, "imap", "bad_command_limit", 10);
+	settings.bad_command_limit = (unsigned int)master_service_config_int(service, "imap", "bad_command_limit", 5);
 	settings.max_append_bytes = (uint64_t)master_service_config_int(service, "imap", "max_append_bytes", 1000000000);
 	settings.max_line_bytes = (unsigned int)master_service_config_int(service, "imap", "max_line_bytes", 65536);
 	settings.fqdn = master_service_config_str(service, "server", "fqdn", "localhost");
 	settings.plaintext_auth = master_service_config_str(service, "imap", "plaintext_auth", "loopback");
-	const char *run_dir = master_service_config_str(service, "server", "run_dir", "/run/pymap");
-	settings.auth_socket_path = i_strdup_printf("%s/auth.sock", run_dir);
+	settings.auth_socket_path = master_service_config_str(service, "server", "auth_socket",
+							      "/run/pymap/auth.sock");
 }
 
 static void setup_listeners(void)
