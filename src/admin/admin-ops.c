@@ -9,6 +9,7 @@
 #include "build-config.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -367,8 +368,16 @@ static int op_reload(struct admin_context *ctx, const struct admin_caller *calle
 {
 	(void)ctx; (void)request; (void)fd;
 	pid_t master = getppid();
-	if (master <= 1 || kill(master, SIGHUP) < 0) {
-		admin_error_temp(err, "cannot signal the master (pid %d)", (int)master);
+	if (master > 1 && kill(master, SIGHUP) < 0 && errno == EPERM) {
+		/* The master runs as root, this process as [users] admin_user: the master
+		 * contract has no reload request yet. */
+		admin_error_set(err, ADMIN_ERR_CANNOT, "cannot signal the master (pid %d): it "
+				"runs as another user; use kill -HUP or systemctl reload",
+				(int)master);
+		return -1;
+	}
+	if (master <= 1 || errno == ESRCH) {
+		admin_error_temp(err, "the master is gone");
 		return -1;
 	}
 	log_info("admin: reload requested by uid %u", (unsigned int)caller->uid);
@@ -409,7 +418,7 @@ const struct admin_op admin_ops[] = {
 	{ "sessions.kick", ADMIN_ACCESS_ADMIN, op_not_implemented, T_USER, "–",
 	  "`NOTIMPLEMENTED`" },
 	{ "stats", ADMIN_ACCESS_ADMIN, op_not_implemented, "–", "–", "`NOTIMPLEMENTED`" },
-	{ "reload", ADMIN_ACCESS_ADMIN, op_reload, "–", "`master_pid`", "–" },
+	{ "reload", ADMIN_ACCESS_ADMIN, op_reload, "–", "`master_pid`", "`CANNOT`" },
 };
 const unsigned int admin_op_count = sizeof(admin_ops) / sizeof(admin_ops[0]);
 
