@@ -129,7 +129,8 @@ int main(int argc, char *argv[])
 	auth_client_deinit();
 	store_destroy(&store);
 	tls_server_deinit();
-	ioloop_destroy(&loop);
+	/* The service's watches live in the loop: release them first. */
 	master_service_deinit(&service);
+	ioloop_destroy(&loop);
 	return 0;
 }

@@ -68,6 +68,7 @@ static const struct config_def config_defs[] = {
 	{ "tls", "key", CONFIG_STR, "", NOLIM },
 	{ "tls", "ciphers", CONFIG_STR, "", NOLIM },
 	{ "tls", "min_version", CONFIG_ENUM, "TLSv1.2", 0, 0, "TLSv1.2|TLSv1.3" },
+	{ "tls", "sni", CONFIG_LIST, "", NOLIM },
 	{ "auth", "failure_delay_ms", CONFIG_UINT, "2000", U(0, 60000) },
 	{ "auth", "lockout_threshold", CONFIG_UINT, "10", U(0, 1000000) },
 	{ "auth", "lockout_window_secs", CONFIG_UINT, "300", U(1, 86400) },

@@ -21,6 +21,7 @@
 #include "alloc.h"
 #include "ioloop.h"
 #include "log.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -191,6 +192,18 @@ static int master_run(struct master *m, struct config *cfg)
 	return m->exit_code;
 }
 
+/* Load the certificates and keys once as the workers will, so a bad file is an error
+ * at start-up and in --check-config (naming the file), never at the first client. */
+static int check_tls_files(const struct config *cfg)
+{
+	const char *error;
+	int ret = tls_server_init(config_json(cfg), &error);
+	if (ret < 0)
+		fprintf(stderr, "pymap: error: %s\n", error);
+	tls_server_deinit();
+	return ret < 0 ? -1 : 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct master m;
@@ -214,6 +227,9 @@ int main(int argc, char *argv[])
 	int ret;
 	if (config_error_count(cfg) > 0) {
 		print_errors(cfg, !m.opts.check_config);
+		config_destroy(&cfg);
+		ret = 1;
+	} else if (check_tls_files(cfg) < 0) {
 		config_destroy(&cfg);
 		ret = 1;
 	} else if (m.opts.check_config) {

@@ -330,16 +330,12 @@ def test_missing_certificate_fails_check_config(certs, tmp_path):
     assert missing in (proc.stdout + proc.stderr).decode()
 
 
-@pytest.mark.xfail(reason="master --check-config only checks that the files are readable; "
-                   "it must call tls_server_init() to parse them", strict=False)
 def test_bad_certificate_fails_check_config(certs):
     proc = run_check_config(["--cert", certs["garbage"], "--key", certs["localhost"][1]])
     assert proc.returncode != 0
     assert certs["garbage"] in (proc.stdout + proc.stderr).decode()
 
 
-@pytest.mark.xfail(reason="master --check-config does not load the key against the "
-                   "certificate yet", strict=False)
 def test_mismatched_key_fails_check_config(certs):
     proc = run_check_config(["--cert", certs["localhost"][0], "--key", certs["other"][1]])
     assert proc.returncode != 0
@@ -359,7 +355,6 @@ def test_bad_certificate_fails_start_up(pymap_server, certs):
     assert certs["garbage"] in server.log_text()
 
 
-@pytest.mark.xfail(reason="[tls] sni is not a config key yet (config.c table)", strict=False)
 def test_sni_selects_certificate(pymap_server, certs, tmp_path):
     other_cert, other_key = certs["other"]
     conf = write_config(tmp_path, "[tls]\nsni = other.test:%s:%s\n" % (other_cert, other_key))
