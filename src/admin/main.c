@@ -134,7 +134,8 @@ int main(int argc, char *argv[])
 		conn_destroy(conns);
 	io_remove(&listen_io);
 	admin_server_destroy(&server);
-	ioloop_destroy(&loop);
+	/* The service's watches live in the loop: release them first. */
 	master_service_deinit(&service);
+	ioloop_destroy(&loop);
 	return 0;
 }
