@@ -1,8 +1,7 @@
-/* SEARCH and UID SEARCH (RFC 3501 6.4.4). Keys are parsed into a tree once, then
- * evaluated per message; keys on metadata never read message content. Content keys
- * (HEADER, FROM, TO, CC, BCC, SUBJECT, BODY, TEXT) match case-insensitively on the raw
- * bytes for now: decoding of encoded words and transfer encodings comes with the
- * message engine. */
+/* SEARCH and UID SEARCH (RFC 3501 6.4.4, RFC 8474 EMAILID/THREADID). Keys are parsed
+ * into a tree once, then evaluated per message; keys on metadata never read message
+ * content, and content keys use the message engine's parse cached with the message
+ * (search-content.c: decoded headers and text parts). */
 #include "commands.h"
 #include "client.h"
 #include "view.h"
@@ -11,6 +10,9 @@
 #include "imap-date.h"
 #include "imap-parser.h"
 #include "imap-seqset.h"
+#include "mime/mime-parser.h"
+#include "mime/mime-tree.h"
+#include "search-content.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -22,8 +24,8 @@
 enum key_kind {
 	KEY_ALL, KEY_AND, KEY_OR, KEY_NOT, KEY_SEQSET, KEY_UIDSET, KEY_FLAG_SET,
 	KEY_FLAG_UNSET, KEY_KEYWORD, KEY_UNKEYWORD, KEY_RECENT, KEY_NEW, KEY_OLD,
-	KEY_LARGER, KEY_SMALLER, KEY_BEFORE, KEY_ON, KEY_SINCE, KEY_HEADER, KEY_BODY,
-	KEY_TEXT,
+	KEY_LARGER, KEY_SMALLER, KEY_BEFORE, KEY_ON, KEY_SINCE, KEY_SENTBEFORE, KEY_SENTON,
+	KEY_SENTSINCE, KEY_HEADER, KEY_BODY, KEY_TEXT, KEY_EMAILID, KEY_THREADID,
 };
 
 struct search_key {
@@ -134,6 +136,13 @@ static const struct imap_arg *parse_named_key(const char *name, const struct ima
 	if (strcasecmp(name, "BEFORE") == 0) return parse_date_key(args, key, KEY_BEFORE);
 	if (strcasecmp(name, "ON") == 0) return parse_date_key(args, key, KEY_ON);
 	if (strcasecmp(name, "SINCE") == 0) return parse_date_key(args, key, KEY_SINCE);
+	if (strcasecmp(name, "SENTBEFORE") == 0) return parse_date_key(args, key, KEY_SENTBEFORE);
+	if (strcasecmp(name, "SENTON") == 0) return parse_date_key(args, key, KEY_SENTON);
+	if (strcasecmp(name, "SENTSINCE") == 0) return parse_date_key(args, key, KEY_SENTSINCE);
+	if (strcasecmp(name, "EMAILID") == 0 || strcasecmp(name, "THREADID") == 0) {
+		key->kind = name[0] == 'E' || name[0] == 'e' ? KEY_EMAILID : KEY_THREADID;
+		return imap_arg_get_atom(args, &key->value) ? args + 1 : NULL;
+	}
 	if (strcasecmp(name, "HEADER") == 0) {
 		key->kind = KEY_HEADER;
 		args = parse_string_arg(args, &key->header);
@@ -180,52 +189,6 @@ static const struct imap_arg *parse_key(const struct imap_arg *args, struct sear
 
 /* ---- evaluation ---- */
 
-static bool ci_contains(const unsigned char *hay, size_t hay_len, const char *needle)
-{
-	size_t len = strlen(needle);
-	if (len == 0)
-		return true;
-	for (size_t i = 0; i + len <= hay_len; i++) {
-		if (strncasecmp((const char *)hay + i, needle, len) == 0)
-			return true;
-	}
-	return false;
-}
-
-static size_t header_end(const struct store_content *c)
-{
-	for (size_t i = 0; i + 1 < c->size; i++) {
-		if (c->data[i] == '\n' && (c->data[i + 1] == '\n' ||
-		    (c->data[i + 1] == '\r' && i + 2 < c->size && c->data[i + 2] == '\n')))
-			return i + 1;
-	}
-	return c->size;
-}
-
-/* Substring match in the (unfolded by line) values of a header field. */
-static bool header_matches(const struct store_content *c, const char *field, const char *value)
-{
-	size_t end = header_end(c), flen = strlen(field);
-	bool in_field = false;
-	for (size_t pos = 0; pos < end; ) {
-		const unsigned char *nl = memchr(c->data + pos, '\n', end - pos);
-		size_t line_end = nl == NULL ? end : (size_t)(nl - c->data);
-		const unsigned char *line = c->data + pos;
-		size_t len = line_end - pos;
-		if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
-			if (in_field && ci_contains(line, len, value))
-				return true;
-		} else {
-			in_field = len > flen && line[flen] == ':' &&
-				   strncasecmp((const char *)line, field, flen) == 0;
-			if (in_field && ci_contains(line + flen + 1, len - flen - 1, value))
-				return true;
-		}
-		pos = line_end + 1;
-	}
-	return false;
-}
-
 struct search_message {
 	struct imap_view *view;
 	unsigned int seq;
@@ -233,6 +196,14 @@ struct search_message {
 	bool content_failed;
 };
 
+static void free_tree(void *tree)
+{
+	struct mime_tree *t = tree;
+	mime_tree_destroy(&t);
+}
+
+/* The message content with its parse (cached by the store), or NULL when the message
+ * is gone. */
 static const struct store_content *search_content(struct search_message *m)
 {
 	struct store_error error;
@@ -240,7 +211,20 @@ static const struct store_content *search_content(struct search_message *m)
 	    store_mailbox_get_content(view_mailbox(m->view), view_uid(m->view, m->seq),
 				      &m->content, &error) < 0)
 		m->content_failed = true;
+	if (m->content != NULL && m->content->parsed == NULL)
+		store_content_set_parsed(m->content, mime_parse(m->content->data, m->content->size),
+					 free_tree);
 	return m->content;
+}
+
+static bool sent_day_compare(struct search_message *m, const struct search_key *key)
+{
+	const struct store_content *c = search_content(m);
+	time_t day;
+	if (c == NULL || search_sent_day(c, c->parsed, &day) < 0)
+		return false;
+	return key->kind == KEY_SENTBEFORE ? day < key->date :
+	       key->kind == KEY_SENTON ? day == key->date : day >= key->date;
 }
 
 static bool keyword_set(const struct imap_view *view, const struct store_message_meta *meta,
@@ -284,16 +268,17 @@ static bool key_match(const struct search_key *key, struct search_message *m)
 	case KEY_BEFORE: return day < key->date;
 	case KEY_ON: return day == key->date;
 	case KEY_SINCE: return day >= key->date;
+	case KEY_SENTBEFORE: case KEY_SENTON: case KEY_SENTSINCE:
+		return sent_day_compare(m, key);
 	case KEY_HEADER:
 		c = search_content(m);
-		return c != NULL && header_matches(c, key->header, key->value);
-	case KEY_BODY:
+		return c != NULL && search_header_matches(c, c->parsed, key->header, key->value);
+	case KEY_BODY: case KEY_TEXT:
 		c = search_content(m);
-		return c != NULL && ci_contains(c->data + header_end(c), c->size - header_end(c),
-						key->value);
-	case KEY_TEXT:
-		c = search_content(m);
-		return c != NULL && ci_contains(c->data, c->size, key->value);
+		return c != NULL && search_body_matches(c, c->parsed, key->value,
+							key->kind == KEY_TEXT);
+	case KEY_EMAILID: return strcmp(meta->emailid, key->value) == 0;
+	case KEY_THREADID: return strcmp(meta->threadid, key->value) == 0;
 	}
 	return false;
 }

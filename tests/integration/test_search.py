@@ -1,0 +1,65 @@
+"""SEARCH on message content and dates (RFC 3501 6.4.4) with the demo messages:
+encoded words decoded (RFC 2047), transfer encodings decoded (RFC 2045), Date header
+for SENT*, RFC 8474 EMAILID. Expected results come from reading share/demo."""
+import re
+
+import pytest
+
+from rawimap import RawImap
+
+
+@pytest.fixture
+def inbox(pymap_server):
+    server = pymap_server(["dict", "--demo-data"])
+    c = RawImap(server.port)
+    c.login()
+    c.ok("EXAMINE INBOX")
+    yield c
+    c.close()
+
+
+def search(c, criteria):
+    untagged, _ = c.ok("SEARCH " + criteria)
+    assert len(untagged) == 1 and untagged[0].startswith(b"* SEARCH")
+    return [int(x) for x in untagged[0].split()[2:]]
+
+
+def test_subject_encoded_word_is_decoded(inbox):
+    # INBOX/3 Subject is =?UTF-8?B?...?= for "Réunion de l'équipe".
+    word = "équipe".encode()
+    inbox.send(b"s1 SEARCH CHARSET UTF-8 SUBJECT {%d+}\r\n" % len(word) + word + b"\r\n")
+    untagged, tagged = inbox.read_until_tagged("s1")
+    assert tagged.startswith(b"s1 OK")
+    assert untagged == [b"* SEARCH 3\r\n"]
+    assert search(inbox, 'FROM "Dupr"') == [3]  # Q-encoded display name "Renée Dupré"
+
+
+def test_body_base64_part_is_decoded(inbox):
+    # The csv attachment of INBOX/2 is base64; its decoded text has "Q3,140".
+    assert search(inbox, 'BODY "Q3,140"') == [2]
+    # The raw base64 text is not what BODY searches.
+    assert search(inbox, 'BODY "cXVhcnRlcix"') == []
+
+
+def test_text_includes_headers(inbox):
+    assert search(inbox, 'TEXT "report-2@example.net"') == [2]
+    assert search(inbox, 'BODY "report-2@example.net"') == []
+
+
+def test_header_key(inbox):
+    assert search(inbox, 'HEADER Message-ID "<welcome-4@"') == [4]
+    assert search(inbox, 'HEADER Content-Transfer-Encoding ""') == [3]
+
+
+def test_sent_dates(inbox):
+    # Date headers: 2000-01-01, 2010-01-01, 2015-01-01, 2020-01-01 (10:00 +0000).
+    assert search(inbox, "SENTON 1-Jan-2010") == [2]
+    assert search(inbox, "SENTBEFORE 1-Jan-2015") == [1, 2]
+    assert search(inbox, "SENTSINCE 1-Jan-2015") == [3, 4]
+
+
+def test_emailid(inbox):
+    untagged, _ = inbox.ok("FETCH 2 EMAILID")
+    emailid = re.search(rb"EMAILID \((M[0-9a-f]+)\)", untagged[0]).group(1).decode()
+    assert search(inbox, "EMAILID " + emailid) == [2]
+    assert search(inbox, "EMAILID Mnothere") == []
