@@ -1,8 +1,8 @@
 /* The maildir change feed (store-maildir.h): inotify on a folder's new/ and cur/ (new
  * files, renames, unlinks by anyone: pymap, Dovecot, an MTA) and on the folder itself
  * (the index, dovecot-uidlist and dovecot-keywords being replaced, or the folder being
- * deleted or renamed). Events are drained from the ioloop and coalesced for a short
- * moment; then the watcher's callback runs and it asks store_mailbox_changes(). */
+ * deleted or renamed). Events are drained from the ioloop (one read of the queue),
+ * then the watcher's callback runs and it asks store_mailbox_changes(). */
 #include "store-maildir.h"
 #include "alloc.h"
 #include "ioloop.h"
@@ -13,15 +13,12 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define WATCH_COALESCE_MSECS 20
-
 struct maildir_watch {
 	struct store_watch base;
 	struct ioloop *loop;
 	int fd;
 	int root_wd;
 	struct io *io;
-	struct timeout *timeout;
 	store_watch_callback_t *callback;
 	void *context;
 };
@@ -33,13 +30,6 @@ static bool root_event_matters(const struct inotify_event *ev)
 	return ev->len > 0 && (strcmp(ev->name, MAILDIR_INDEX_NAME) == 0 ||
 			       strcmp(ev->name, MAILDIR_UIDLIST_NAME) == 0 ||
 			       strcmp(ev->name, MAILDIR_KEYWORDS_NAME) == 0);
-}
-
-static void watch_fire(void *context)
-{
-	struct maildir_watch *watch = context;
-	timeout_remove(&watch->timeout);
-	watch->callback(watch->context);
 }
 
 static void watch_input(void *context)
@@ -62,8 +52,9 @@ static void watch_input(void *context)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	if (matters && watch->timeout == NULL)
-		watch->timeout = timeout_add(watch->loop, WATCH_COALESCE_MSECS, watch_fire, watch);
+	/* the view only sets a flag: no need to coalesce further than one read */
+	if (matters)
+		watch->callback(watch->context);
 }
 
 struct store_watch *maildir_watch(struct store_mailbox *mbox,
@@ -101,7 +92,6 @@ void maildir_watch_remove(struct store_watch *_watch)
 {
 	struct maildir_watch *watch = (struct maildir_watch *)_watch;
 	io_remove(&watch->io);
-	timeout_remove(&watch->timeout);
 	if (watch->fd >= 0)
 		close(watch->fd);
 	free(watch);
