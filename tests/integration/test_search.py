@@ -63,3 +63,30 @@ def test_emailid(inbox):
     emailid = re.search(rb"EMAILID \((M[0-9a-f]+)\)", untagged[0]).group(1).decode()
     assert search(inbox, "EMAILID " + emailid) == [2]
     assert search(inbox, "EMAILID Mnothere") == []
+
+
+def test_threadid_links_replies(pymap_server):
+    # RFC 8474: Sent/1 answers INBOX/1 (In-Reply-To: <lunch-1@example.org>), so they
+    # share a THREADID; INBOX/2 starts its own thread.
+    server = pymap_server(["dict", "--demo-data"])
+    c = RawImap(server.port)
+    c.login()
+    c.ok("EXAMINE INBOX")
+    untagged, _ = c.ok("FETCH 1:2 THREADID")
+    ids = [re.search(rb"THREADID \((T[0-9a-f]{32})\)", l).group(1) for l in untagged]
+    assert ids[0] != ids[1]
+    c.ok("EXAMINE Sent")
+    untagged, _ = c.ok("FETCH 1 THREADID")
+    assert re.search(rb"THREADID \((T[0-9a-f]{32})\)", untagged[0]).group(1) == ids[0]
+    assert search(c, "THREADID " + ids[0].decode()) == [1]
+    # A new reply appended later joins the same thread, and a COPY keeps it.
+    msg = b"Subject: Re: Lunch\r\nIn-Reply-To: <lunch-reply@example.com>\r\n\r\nOk.\r\n"
+    c.ok("APPEND Sent {%d+}\r\n" % len(msg) + msg.decode())
+    c.ok("EXAMINE Sent")
+    untagged, _ = c.ok("UID FETCH 3 THREADID")
+    assert ids[0] in untagged[0]
+    c.ok("UID COPY 3 INBOX")
+    c.ok("EXAMINE INBOX")
+    untagged, _ = c.ok("UID FETCH 5 (THREADID EMAILID)")
+    assert ids[0] in untagged[0]
+    c.close()

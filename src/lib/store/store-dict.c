@@ -7,6 +7,7 @@
  * further behind than the log reaches is told to take a snapshot instead. */
 #include "store-private.h"
 #include "store-dict-demo.h"
+#include "store-thread.h"
 #include "alloc.h"
 #include "log.h"
 
@@ -63,6 +64,7 @@ struct dict_user_data {
 	unsigned int count, alloc;
 	char **subs;
 	unsigned int sub_count;
+	struct store_thread_index *threads;
 	struct dict_user_data *next;
 };
 
@@ -282,6 +284,7 @@ static struct dict_user_data *user_data_get(struct dict_store *store, const char
 	}
 	data = i_new0(struct dict_user_data);
 	data->name = i_strdup(name);
+	data->threads = store_thread_index_create();
 	user_add_mbox(data, mbox_new("INBOX"));
 	data->next = store->users;
 	store->users = data;
@@ -296,6 +299,7 @@ static void user_data_free(struct dict_user_data *data)
 	for (unsigned int i = 0; i < data->sub_count; i++)
 		free(data->subs[i]);
 	free(data->subs);
+	store_thread_index_destroy(&data->threads);
 	free(data->mboxes);
 	free(data->name);
 	free(data);
@@ -637,6 +641,8 @@ static int dict_append(struct store_user *user, const char *mailbox,
 			meta.internal_date = msgs[i].internal_date;
 			meta.internal_tz_min = msgs[i].internal_tz_min;
 			store_random_id('M', meta.emailid);
+			store_thread_assign(USER_DATA(user)->threads, blobs[i]->data, blobs[i]->size,
+					    meta.threadid);
 			mbox_add_msg(mbox, blobs[i], &meta);
 			blob_unref(&blobs[i]);  /* the mailbox holds its own reference */
 			uids_r[i] = mbox->msgs[mbox->count - 1].meta.uid;

@@ -1,0 +1,23 @@
+#ifndef PYMAP_STORE_THREAD_H
+#define PYMAP_STORE_THREAD_H
+/* THREADID assignment (RFC 8474) shared by backends that keep a per-user index: a
+ * message joins the thread of any earlier message it names in In-Reply-To or
+ * References, or that names it; otherwise it starts a new thread. The index maps
+ * Message-IDs ("<...>" with white space removed) to thread ids; it is bounded
+ * (STORE_THREAD_MAX_IDS: past it, new ids start new threads). */
+#include <stddef.h>
+#include "store.h"
+
+#define STORE_THREAD_MAX_IDS (4 * 1024 * 1024)
+#define STORE_THREAD_MAX_REFS 100   /* References looked at per message */
+
+struct store_thread_index;
+
+struct store_thread_index *store_thread_index_create(void);
+void store_thread_index_destroy(struct store_thread_index **index);
+/* Read the message's Message-ID, In-Reply-To and References, pick its thread id and
+ * remember its ids. */
+void store_thread_assign(struct store_thread_index *index, const void *data, size_t size,
+			 char threadid_r[STORE_ID_MAX_BYTES]);
+
+#endif
