@@ -24,6 +24,14 @@ void *i_malloc(size_t size)
 	return p;
 }
 
+void *i_calloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb == 0 ? 1 : nmemb, size == 0 ? 1 : size);
+	if (p == NULL)
+		out_of_memory(nmemb * size);
+	return p;
+}
+
 void *i_realloc(void *ptr, size_t size)
 {
 	void *p = realloc(ptr, size == 0 ? 1 : size);

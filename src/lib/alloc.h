@@ -12,7 +12,9 @@ char *i_strndup(const char *str, size_t max_len);
 void *i_memdup(const void *data, size_t size);
 char *i_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define i_new(type, count) ((type *)i_reallocarray(NULL, (count), sizeof(type)))
+/* Zero-filled arrays: count elements of type, overflow-checked. */
+void *i_calloc(size_t nmemb, size_t size);
+#define i_new(type, count) ((type *)i_calloc((count), sizeof(type)))
 #define i_new0(type) ((type *)i_malloc(sizeof(type)))
 #define i_free(p) do { free(p); (p) = NULL; } while (0)
 
