@@ -157,8 +157,23 @@ bench: all
 bench-quick: all
 	sh tests/bench/run --quick
 
-fuzz:
-	@echo "fuzz: no fuzz targets yet"
+# libFuzzer targets (clang): tests/fuzz/fuzz-*.c, each linked with libpymap's sources,
+# run for FUZZ_SECONDS each on the corpus under tests/data when there is one.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_LIB_SRCS := $(filter-out src/lib/store/%,$(lib_SRCS))
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) build-config.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. -Isrc/lib $(HIREDIS_CFLAGS) \
+		$(JANSSON_CFLAGS) $(SSL_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LIB_LIBS) $(CRYPT_LIBS)
+
+fuzz: $(FUZZ_TARGETS)
+	for t in $(FUZZ_TARGETS); do \
+		corpus=; [ "$$t" = build/fuzz/fuzz-mime ] && corpus=tests/data/mail; \
+		$$t -max_total_time=$(FUZZ_SECONDS) $$corpus || exit 1; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(libexecdir)/pymap
