@@ -1,6 +1,7 @@
 /* The pymap-admin op table and the handlers of every op but mail.append
  * (admin-deliver.c). See admin-ops.h; the table is documented in doc/ipc.md. */
 #include "admin-ops.h"
+#include "admin-workers.h"
 #include "admin-error.h"
 #include "admin-users.h"
 #include "alloc.h"
@@ -352,15 +353,56 @@ static int op_user_list(struct admin_context *ctx, const struct admin_caller *ca
 
 /* ---- sessions, stats, reload ---- */
 
-static int op_not_implemented(struct admin_context *ctx, const struct admin_caller *caller,
-			      const json_t *request, int fd, json_t *reply,
-			      struct admin_error *err)
+static int op_sessions_list(struct admin_context *ctx, const struct admin_caller *caller,
+			    const json_t *request, int fd, json_t *reply, struct admin_error *err)
 {
-	(void)ctx; (void)caller; (void)fd; (void)reply;
-	admin_error_set(err, ADMIN_ERR_NOTIMPLEMENTED,
-			"%s is not implemented yet: the imap workers do not report their "
-			"sessions to the admin service", req_str(request, "op"));
-	return -1;
+	(void)ctx; (void)caller; (void)request; (void)fd; (void)err;
+	json_object_set_new(reply, "sessions", admin_workers_sessions());
+	return 0;
+}
+
+static int op_sessions_kick(struct admin_context *ctx, const struct admin_caller *caller,
+			    const json_t *request, int fd, json_t *reply, struct admin_error *err)
+{
+	(void)ctx; (void)fd;
+	const char *user = req_user(request, err);
+	if (user == NULL)
+		return -1;
+	unsigned int workers = admin_workers_kick(user);
+	log_info("admin: uid %u ends the sessions of %s (%u workers asked)",
+		 (unsigned int)caller->uid, user, workers);
+	json_object_set_new(reply, "user", json_string(user));
+	json_object_set_new(reply, "workers", json_integer(workers));
+	return 0;
+}
+
+static int op_stats(struct admin_context *ctx, const struct admin_caller *caller,
+		    const json_t *request, int fd, json_t *reply, struct admin_error *err)
+{
+	(void)ctx; (void)caller; (void)request; (void)fd; (void)err;
+	json_t *stats = admin_workers_stats();
+	json_object_update(reply, stats);
+	json_decref(stats);
+	return 0;
+}
+
+/* From an imap worker (a sibling child of the same master) only. */
+static int op_worker_report(struct admin_context *ctx, const struct admin_caller *caller,
+			    const json_t *request, int fd, json_t *reply, struct admin_error *err)
+{
+	(void)ctx; (void)fd; (void)reply;
+	const json_t *sessions = json_object_get(request, "sessions");
+	const json_t *stats = json_object_get(request, "stats");
+	if (!admin_workers_is_sibling(caller->pid)) {
+		admin_error_set(err, ADMIN_ERR_NOTALLOWED, "worker.report is for imap workers");
+		return -1;
+	}
+	if (!json_is_array(sessions) || !json_is_object(stats)) {
+		admin_error_set(err, ADMIN_ERR_BADREQUEST, "sessions (array) and stats (object)");
+		return -1;
+	}
+	admin_workers_update(caller->conn, caller->pid, sessions, stats);
+	return 0;
 }
 
 static int op_reload(struct admin_context *ctx, const struct admin_caller *caller,
@@ -413,11 +455,16 @@ const struct admin_op admin_ops[] = {
 	  "`mailbox`, `uidvalidity`, `uid`",
 	  "`BADREQUEST`, `NOTFOUND`, `NONEXISTENT`, `READONLY`, `TOOBIG`, `CANNOT`, "
 	  "`NOTIMPLEMENTED`" },
-	{ "sessions.list", ADMIN_ACCESS_ADMIN, op_not_implemented, "–", "–",
-	  "`NOTIMPLEMENTED`" },
-	{ "sessions.kick", ADMIN_ACCESS_ADMIN, op_not_implemented, T_USER, "–",
-	  "`NOTIMPLEMENTED`" },
-	{ "stats", ADMIN_ACCESS_ADMIN, op_not_implemented, "–", "–", "`NOTIMPLEMENTED`" },
+	{ "sessions.list", ADMIN_ACCESS_ADMIN, op_sessions_list, "–",
+	  "`sessions` [{`session`, `user`, `remote`, `mailbox`, `since`, `tls`, `worker_pid`}]",
+	  "–" },
+	{ "sessions.kick", ADMIN_ACCESS_ADMIN, op_sessions_kick, T_USER, "`user`, `workers`",
+	  "`BADREQUEST`" },
+	{ "stats", ADMIN_ACCESS_ADMIN, op_stats, "–",
+	  "`workers` [{`pid`, `connections`, `sessions`, `commands`, `logins`}], `total`", "–" },
+	{ "worker.report", ADMIN_ACCESS_ADMIN, op_worker_report,
+	  "`sessions` (as in sessions.list, without `worker_pid`), `stats`", "–",
+	  "`BADREQUEST`, `NOTALLOWED`" },
 	{ "reload", ADMIN_ACCESS_ADMIN, op_reload, "–", "`master_pid`", "`CANNOT`" },
 };
 const unsigned int admin_op_count = sizeof(admin_ops) / sizeof(admin_ops[0]);

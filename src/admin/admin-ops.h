@@ -18,6 +18,7 @@ struct ioloop;
 struct store;
 struct admin_users;
 struct admin_error;
+struct ipc_conn;
 
 /* Everything a handler may use; owned by admin-server.c. */
 struct admin_context {
@@ -34,6 +35,7 @@ struct admin_context {
 
 /* Who is asking, after admin-server.c looked at SO_PEERCRED and the token. */
 struct admin_caller {
+	struct ipc_conn *conn;    /* the caller's connection (worker.report, worker.kick) */
 	uid_t uid;
 	pid_t pid;
 	bool admin;               /* root, the service's own uid, the admin group, admin token */

@@ -177,6 +177,7 @@ void admin_server_handle(struct admin_server *server, struct ipc_conn *conn,
 	struct admin_caller caller;
 	char *token_user = NULL;
 	memset(&caller, 0, sizeof(caller));
+	caller.conn = conn;
 	caller.uid = cred != NULL ? cred->uid : (uid_t)-1;
 	caller.pid = cred != NULL ? cred->pid : 0;
 	caller.admin = cred != NULL && (cred->uid == 0 || cred->uid == getuid() ||

@@ -3,6 +3,7 @@
  * the master; requests are handled by admin-server.c. */
 #include "admin-ops.h"
 #include "admin-server.h"
+#include "admin-workers.h"
 #include "alloc.h"
 #include "ioloop.h"
 #include "ipc.h"
@@ -66,8 +67,8 @@ static void on_message(struct ipc_conn *ipc, json_t *msg, int fd, void *context)
 
 static void on_close(struct ipc_conn *ipc, const char *reason, void *context)
 {
-	(void)ipc;
 	log_debug("admin: connection closed: %s", reason);
+	admin_workers_forget(ipc);
 	conn_destroy(context);
 }
 
@@ -130,6 +131,7 @@ int main(int argc, char *argv[])
 	report();
 	ioloop_run(loop);
 
+	admin_workers_deinit();
 	while (conns != NULL)
 		conn_destroy(conns);
 	io_remove(&listen_io);

@@ -1,5 +1,6 @@
 /* Connection handling of one IMAP client: socket I/O, output queue, timeouts. */
 #include "client.h"
+#include "admin-report.h"
 #include "commands.h"
 #include "view.h"
 #include "tls.h"
@@ -33,7 +34,12 @@ static void client_input(void *context);
 static void client_update_io(struct client *client);
 static void client_destroy(struct client *client);
 
+static struct client_counters counters;
+
 unsigned int client_count(void) { return clients_count; }
+struct client *client_first(void) { return clients; }
+const struct client_counters *client_counters(void) { return &counters; }
+struct client_counters *client_counters_mut(void) { return &counters; }
 
 static void client_set_remote(struct client *client)
 {
@@ -84,6 +90,7 @@ struct client *client_create(struct ioloop *loop, int fd, const struct client_se
 	client->store = store;
 	client->fd = fd;
 	client->tls_implicit = tls_implicit;
+	client->connected_at = time(NULL);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	client_set_remote(client);
 	randombytes_buf(raw, sizeof(raw));
@@ -101,6 +108,7 @@ struct client *client_create(struct ioloop *loop, int fd, const struct client_se
 		clients->prev = client;
 	clients = client;
 	clients_count++;
+	admin_report_changed();
 
 	log_info("session=%s: connect from %s%s", client->session_id, client->remote_ip,
 		 tls_implicit ? " (TLS)" : "");
@@ -435,6 +443,7 @@ static void client_destroy(struct client *client)
 	if (client->next != NULL)
 		client->next->prev = client->prev;
 	clients_count--;
+	admin_report_changed();
 	commands_client_destroyed(client);
 	/* Callers up the stack may still look at client->destroyed. */
 	ioloop_defer(client->loop, client_free, client);
@@ -461,6 +470,21 @@ void client_disconnect(struct client *client, const char *bye_reason)
 	client->to_write = timeout_add(client->loop, CLIENT_DISCONNECT_GRACE_MSECS,
 				       client_write_timeout, client);
 	client_flush(client);
+}
+
+unsigned int client_disconnect_user(const char *user, const char *bye_reason)
+{
+	struct client *client, *next;
+	unsigned int count = 0;
+	for (client = clients; client != NULL; client = next) {
+		next = client->next;
+		if (client->username != NULL && strcmp(client->username, user) == 0 &&
+		    !client->disconnecting && !client->destroyed) {
+			client_disconnect(client, bye_reason);
+			count++;
+		}
+	}
+	return count;
 }
 
 void client_disconnect_all(const char *bye_reason)

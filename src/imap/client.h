@@ -14,6 +14,7 @@
  * without a copy. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include "buffer.h"
 
 struct ioloop;
@@ -56,6 +57,7 @@ struct client {
 	char remote_ip[64];
 	bool remote_loopback;
 	char session_id[17];
+	time_t connected_at;
 
 	struct tls_conn *tls;                  /* NULL for plain text */
 	bool tls_implicit;
@@ -89,7 +91,19 @@ struct client *client_create(struct ioloop *loop, int fd, const struct client_se
 void client_disconnect(struct client *client, const char *bye_reason);
 /* End every client (worker shutdown). */
 void client_disconnect_all(const char *bye_reason);
+/* End every session of user; returns how many. */
+unsigned int client_disconnect_user(const char *user, const char *bye_reason);
 unsigned int client_count(void);
+/* The list of clients (follow ->next). */
+struct client *client_first(void);
+
+/* Counters since the worker started. */
+struct client_counters {
+	uint64_t commands;
+	uint64_t logins;
+};
+const struct client_counters *client_counters(void);
+struct client_counters *client_counters_mut(void);
 
 void client_send(struct client *client, const void *data, size_t size);
 void client_send_str(struct client *client, const char *str);

@@ -3,6 +3,7 @@
  * sessions of this worker. */
 #include "commands.h"
 #include "client.h"
+#include "admin-report.h"
 #include "auth-client.h"
 #include "alloc.h"
 #include "imap-parser.h"
@@ -59,6 +60,8 @@ static void login_success(struct client_command *cmd, const json_t *user)
 	}
 	client->username = i_strdup(name);
 	client->state = CLIENT_STATE_AUTHENTICATED;
+	client_counters_mut()->logins++;
+	admin_report_changed();
 	log_info("session=%s: logged in as %s", client->session_id, name);
 	command_ok(cmd, "[CAPABILITY %s] Authentication successful.", commands_capability(client));
 }

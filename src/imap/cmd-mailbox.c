@@ -1,6 +1,7 @@
 /* Authenticated state: SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE,
  * LIST, LSUB, STATUS, APPEND (RFC 3501 6.3, RFC 3502 MULTIAPPEND, RFC 4315 APPENDUID). */
 #include "commands.h"
+#include "admin-report.h"
 #include "client.h"
 #include "flags.h"
 #include "view.h"
@@ -92,6 +93,7 @@ static bool select_or_examine(struct client_command *cmd, bool readonly)
 	free(name);
 	client->view = view;
 	client->state = CLIENT_STATE_SELECTED;
+	admin_report_changed();
 	select_send_info(client, view);
 	command_ok(cmd, "[%s] Selected mailbox.", view_is_readonly(view) ? "READ-ONLY" : "READ-WRITE");
 	return true;

@@ -1,6 +1,7 @@
 /* Selected state: CHECK, CLOSE, UNSELECT, EXPUNGE, UID EXPUNGE, STORE, COPY, MOVE,
  * IDLE (RFC 3501 6.4, RFC 4315, RFC 6851, RFC 2177, RFC 3691). */
 #include "commands.h"
+#include "admin-report.h"
 #include "client.h"
 #include "flags.h"
 #include "view.h"
@@ -61,6 +62,7 @@ static bool close_mailbox(struct client_command *cmd, bool expunge)
 	}
 	view_close(&client->view);
 	client->state = CLIENT_STATE_AUTHENTICATED;
+	admin_report_changed();
 	command_ok(cmd, "%s completed.", cmd->name);
 	return true;
 }

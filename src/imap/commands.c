@@ -246,6 +246,7 @@ static void command_run(struct client *client)
 
 	cmd->client = client;
 	cmd->tag = i_strdup(tag != NULL ? tag : "*");
+	client_counters_mut()->commands++;
 	if (log_debug_enabled())
 		log_debug("session=%s: C: %s <command>", client->session_id, cmd->tag);
 	if (!command_resolve(cmd, imap_parser_get_args(client->parser, NULL))) {

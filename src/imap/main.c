@@ -1,6 +1,7 @@
 /* The imap worker: many IMAP sessions on one event loop. Exec'd by the master with
  * its listeners (master-proto.h); never started by hand. */
 #include "client.h"
+#include "admin-report.h"
 #include "auth-client.h"
 #include "ioloop.h"
 #include "log.h"
@@ -119,6 +120,8 @@ int main(int argc, char *argv[])
 		log_fatal(78, "storage: %s", error);
 	master_service_drop_privileges(service);
 	auth_client_init(loop, settings.auth_socket_path);
+	admin_report_init(loop, master_service_config_str(service, "server", "admin_socket",
+							  "/run/pymap/admin.sock"));
 	setup_listeners();
 	master_service_attach(service, loop, on_stop, NULL);
 	struct timeout *status_timer = timeout_add(loop, 1000, check_retired, NULL);
@@ -127,6 +130,7 @@ int main(int argc, char *argv[])
 
 	timeout_remove(&status_timer);
 	auth_client_deinit();
+	admin_report_deinit();
 	store_destroy(&store);
 	tls_server_deinit();
 	/* The service's watches live in the loop: release them first. */

@@ -296,6 +296,46 @@ static int cmd_check(struct ctl_context *ctx, json_t *req, json_t **reply_r)
 	return serving ? 0 : 1;
 }
 
+static void print_sessions(const json_t *sessions)
+{
+	size_t i;
+	json_t *s;
+	printf("%-20s %-16s %-20s %-20s %s\n", "USER", "FROM", "MAILBOX", "SINCE", "WORKER");
+	json_array_foreach(sessions, i, s) {
+		time_t since = (time_t)json_integer_value(json_object_get(s, "since"));
+		struct tm tm;
+		char when[32];
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime_r(&since, &tm));
+		const char *user = json_string_value(json_object_get(s, "user"));
+		const char *mailbox = json_string_value(json_object_get(s, "mailbox"));
+		printf("%-20s %-16s %-20s %-20s %lld%s\n", user != NULL ? user : "(login)",
+		       rstr(s, "remote"), mailbox != NULL ? mailbox : "-", when,
+		       json_integer_value(json_object_get(s, "worker_pid")),
+		       json_is_true(json_object_get(s, "tls")) ? " tls" : "");
+	}
+}
+
+static void print_counters(const char *label, const json_t *c)
+{
+	printf("%s: connections %lld, sessions %lld, commands %lld, logins %lld\n", label,
+	       json_integer_value(json_object_get(c, "connections")),
+	       json_integer_value(json_object_get(c, "sessions")),
+	       json_integer_value(json_object_get(c, "commands")),
+	       json_integer_value(json_object_get(c, "logins")));
+}
+
+static void print_stats(const json_t *r)
+{
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(r, "workers"), i, w) {
+		char label[32];
+		snprintf(label, sizeof(label), "worker %lld", json_integer_value(json_object_get(w, "pid")));
+		print_counters(label, w);
+	}
+	print_counters("total", json_object_get(r, "total"));
+}
+
 static int cmd_simple(struct ctl_context *ctx, json_t *req, json_t **reply_r)
 {
 	const struct ctl_args *a = ctx->args;
@@ -323,6 +363,12 @@ static int cmd_simple(struct ctl_context *ctx, json_t *req, json_t **reply_r)
 		printf("Reload requested (master pid %lld)\n",
 		       json_integer_value(json_object_get(r, "master_pid")));
 		break;
+	case CTL_WHO: print_sessions(json_object_get(r, "sessions")); break;
+	case CTL_KICK:
+		printf("Ending the sessions of %s (%lld workers asked)\n", rstr(r, "user"),
+		       json_integer_value(json_object_get(r, "workers")));
+		break;
+	case CTL_STATS: print_stats(r); break;
 	default: print_json(r); break;
 	}
 	return 0;

@@ -1,0 +1,147 @@
+#include "admin-workers.h"
+#include "alloc.h"
+#include "ipc.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WORKER_KICK_TIMEOUT_MSECS 5000
+
+struct worker {
+	struct ipc_conn *conn;
+	pid_t pid;
+	json_t *sessions;
+	json_t *stats;
+	struct worker *next;
+};
+
+static struct worker *workers;
+
+bool admin_workers_is_sibling(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold spaces and parens: use the last ')'. */
+	const char *p = strrchr(buf, ')');
+	int ppid;
+	char state;
+	return p != NULL && sscanf(p + 1, " %c %d", &state, &ppid) == 2 && ppid == getppid();
+}
+
+static struct worker *worker_find(const struct ipc_conn *conn, bool create)
+{
+	for (struct worker *w = workers; w != NULL; w = w->next) {
+		if (w->conn == conn)
+			return w;
+	}
+	if (!create)
+		return NULL;
+	struct worker *w = i_new0(struct worker);
+	w->conn = (struct ipc_conn *)conn;
+	w->next = workers;
+	workers = w;
+	return w;
+}
+
+static void worker_clear(struct worker *w)
+{
+	if (w->sessions != NULL)
+		json_decref(w->sessions);
+	if (w->stats != NULL)
+		json_decref(w->stats);
+	w->sessions = w->stats = NULL;
+}
+
+void admin_workers_update(struct ipc_conn *conn, pid_t pid, const json_t *sessions,
+			  const json_t *stats)
+{
+	struct worker *w = worker_find(conn, true);
+	worker_clear(w);
+	w->pid = pid;
+	w->sessions = json_deep_copy(sessions);
+	w->stats = json_deep_copy(stats);
+}
+
+void admin_workers_forget(struct ipc_conn *conn)
+{
+	for (struct worker **wp = &workers; *wp != NULL; wp = &(*wp)->next) {
+		if ((*wp)->conn != conn)
+			continue;
+		struct worker *w = *wp;
+		*wp = w->next;
+		worker_clear(w);
+		free(w);
+		return;
+	}
+}
+
+json_t *admin_workers_sessions(void)
+{
+	json_t *all = json_array();
+	for (struct worker *w = workers; w != NULL; w = w->next) {
+		size_t i;
+		json_t *session;
+		json_array_foreach(w->sessions, i, session) {
+			json_t *copy = json_deep_copy(session);
+			json_object_set_new(copy, "worker_pid", json_integer(w->pid));
+			json_array_append_new(all, copy);
+		}
+	}
+	return all;
+}
+
+json_t *admin_workers_stats(void)
+{
+	json_t *per_worker = json_array(), *total = json_object();
+	for (struct worker *w = workers; w != NULL; w = w->next) {
+		const char *key;
+		json_t *value;
+		json_t *entry = json_deep_copy(w->stats);
+		json_object_set_new(entry, "pid", json_integer(w->pid));
+		json_array_append_new(per_worker, entry);
+		json_object_foreach(w->stats, key, value) {
+			json_int_t sum = json_integer_value(json_object_get(total, key));
+			json_object_set_new(total, key, json_integer(sum + json_integer_value(value)));
+		}
+	}
+	return json_pack("{s:o, s:o}", "workers", per_worker, "total", total);
+}
+
+static void kick_reply(json_t *reply, int fd, void *context)
+{
+	(void)context;
+	if (fd >= 0)
+		close(fd);
+	if (reply == NULL)
+		log_warning("admin: a worker did not answer worker.kick");
+}
+
+unsigned int admin_workers_kick(const char *user)
+{
+	unsigned int asked = 0;
+	for (struct worker *w = workers; w != NULL; w = w->next) {
+		json_t *request = json_pack("{s:s, s:s}", "op", "worker.kick", "user", user);
+		ipc_conn_request(w->conn, request, -1, WORKER_KICK_TIMEOUT_MSECS, kick_reply, NULL);
+		json_decref(request);
+		asked++;
+	}
+	return asked;
+}
+
+void admin_workers_deinit(void)
+{
+	while (workers != NULL) {
+		struct worker *w = workers;
+		workers = w->next;
+		worker_clear(w);
+		free(w);
+	}
+}

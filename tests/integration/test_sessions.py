@@ -1,0 +1,64 @@
+"""sessions.list, sessions.kick and stats: the imap workers report their sessions to
+the admin service (doc/ipc.md), pymapctl shows them and ends them."""
+import json
+import time
+
+from adminutil import ctl, start
+from rawimap import RawImap
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met within %.1f s" % timeout)
+
+
+def sessions(sock):
+    p = ctl(sock, "--json", "who", check=0)
+    return json.loads(p.stdout)["sessions"]
+
+
+def test_who_kick_stats(pymap_server, tmp_path):
+    server, sock, _ = start(pymap_server, tmp_path, backend="dict")
+    a, b = RawImap(server.port), RawImap(server.port)
+    a.login()
+    a.ok("SELECT INBOX")
+
+    def both_reported():
+        s = sessions(sock)
+        return s if len(s) == 2 and any(x["mailbox"] == "INBOX" for x in s) else None
+
+    found = wait_for(both_reported)
+    logged_in = [x for x in found if x["user"] == "demouser"][0]
+    assert logged_in["mailbox"] == "INBOX" and logged_in["remote"] == "127.0.0.1"
+    assert logged_in["tls"] is False and logged_in["worker_pid"] > 0
+    assert [x for x in found if x["user"] is None][0]["mailbox"] is None
+    p = ctl(sock, "who", check=0)
+    assert b"demouser" in p.stdout and b"INBOX" in p.stdout
+
+    p = ctl(sock, "--json", "stats", check=0)
+    total = json.loads(p.stdout)["total"]
+    assert total["connections"] == 2 and total["sessions"] == 1
+    assert total["logins"] == 1 and total["commands"] >= 2
+
+    p = ctl(sock, "kick", "demouser", check=0)
+    assert p.stdout.startswith(b"Ending the sessions of demouser")
+    # The logged-in client is told why and disconnected; the other stays.
+    assert a.readline() == b"* BYE [UNAVAILABLE] Disconnected by the administrator.\r\n"
+    assert a.file.readline() == b""
+    b.ok("NOOP")
+    wait_for(lambda: len(sessions(sock)) == 1)
+    a.close(); b.close()
+
+
+def test_worker_report_refused_from_non_worker(pymap_server, tmp_path):
+    # worker.report is accepted from children of the master only.
+    from adminutil import AdminClient
+    server, sock, _ = start(pymap_server, tmp_path, backend="dict")
+    c = AdminClient(sock)
+    reply = c.call("worker.report", sessions=[], stats={})
+    assert reply["ok"] is False and reply["code"] == "NOTALLOWED"
