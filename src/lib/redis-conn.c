@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/sha.h>
@@ -109,8 +110,10 @@ void redis_conn_destroy(struct redis_conn **_conn)
 const struct redis_url *redis_conn_url(const struct redis_conn *conn) { return &conn->url; }
 bool redis_conn_is_up(const struct redis_conn *conn) { return conn->up; }
 
-static void conn_failed(struct redis_conn *conn, const char *why)
+static void conn_failed(struct redis_conn *conn, const char *_why)
 {
+	char why[128];
+	snprintf(why, sizeof(why), "%s", _why);   /* may point into the context */
 	if (conn->ctx != NULL) {
 		redisFree(conn->ctx);
 		conn->ctx = NULL;

@@ -1,0 +1,216 @@
+/* The redis backend: flag updates, expunge, copy/move and message content with its
+ * cached MIME parse. Each change is one Lua script (store-redis-lua.c). */
+#include "store-redis.h"
+#include "alloc.h"
+#include "buffer.h"
+#include "log.h"
+#include "mime/mime-cache.h"
+#include "mime/mime-tree.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MBOX_ID(m) (((struct redis_mailbox *)(m))->id)
+
+/* UIDs as decimal strings after fixed leading arguments. */
+static void uid_args(const uint32_t *uids, unsigned int count, char **strs,
+		     const char **av)
+{
+	for (unsigned int i = 0; i < count; i++) {
+		strs[i] = i_strdup_printf("%u", uids[i]);
+		av[i] = strs[i];
+	}
+}
+
+static void free_strs(char **strs, unsigned int count)
+{
+	for (unsigned int i = 0; i < count; i++)
+		free(strs[i]);
+	free(strs);
+}
+
+static char *keyword_json(const char *const *names, unsigned int count)
+{
+	json_t *kw = json_array();
+	for (unsigned int i = 0; i < count; i++)
+		json_array_append_new(kw, json_string(names[i]));
+	char *str = json_dumps(kw, JSON_COMPACT);
+	json_decref(kw);
+	return str;
+}
+
+static int run_with_uids(struct store_mailbox *mbox, enum redis_script_id script,
+			 const char **fixed, unsigned int nfixed, const uint32_t *uids,
+			 unsigned int count, redisReply **reply_r, struct store_error *error_r)
+{
+	const char **av = i_new(const char *, nfixed + count + 1);
+	char **strs = i_new(char *, count + 1);
+	memcpy(av, fixed, sizeof(*av) * nfixed);
+	uid_args(uids, count, strs, av + nfixed);
+	int ret = redis_run(mbox->user, script, (int)(nfixed + count), av, NULL, reply_r,
+			    error_r);
+	free_strs(strs, count);
+	free(av);
+	return ret;
+}
+
+int redis_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
+		       unsigned int count, enum store_flags_mode mode, uint32_t system_flags,
+		       const char *const *keyword_names, unsigned int keyword_count,
+		       struct store_error *error_r)
+{
+	char sys[16];
+	char *kw = keyword_json(keyword_names, keyword_count);
+	redisReply *reply;
+	snprintf(sys, sizeof(sys), "%u", system_flags & STORE_FLAGS_ALL);
+	const char *fixed[] = { MBOX_ID(mbox), mbox->name,
+				mode == STORE_FLAGS_REPLACE ? "r" : mode == STORE_FLAGS_ADD ? "a" : "d",
+				sys, kw };
+	int ret = run_with_uids(mbox, REDIS_SCRIPT_FLAGS, fixed, 5, uids, count, &reply,
+				error_r);
+	free(kw);
+	if (ret == 0)
+		freeReplyObject(reply);
+	return ret;
+}
+
+int redis_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
+		  struct store_error *error_r)
+{
+	const char *fixed[] = { MBOX_ID(mbox), mbox->name, uids == NULL ? "all" : "list" };
+	redisReply *reply;
+	if (run_with_uids(mbox, REDIS_SCRIPT_EXPUNGE, fixed, 3, uids, uids == NULL ? 0 : count,
+			  &reply, error_r) < 0)
+		return -1;
+	freeReplyObject(reply);
+	return 0;
+}
+
+int redis_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
+	       const char *dest_name, bool move, uint32_t *uidvalidity_r,
+	       uint32_t *src_uids_r, uint32_t *dest_uids_r, unsigned int *copied_r,
+	       struct store_error *error_r)
+{
+	const char *fixed[] = { MBOX_ID(mbox), mbox->name, dest_name, move ? "1" : "0" };
+	redisReply *reply;
+	if (run_with_uids(mbox, REDIS_SCRIPT_COPY, fixed, 4, uids, count, &reply, error_r) < 0)
+		return -1;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 1 ||
+	    (reply->elements - 1) / 2 > count) {
+		freeReplyObject(reply);
+		redis_set_bad_reply(error_r, "copy");
+		return -1;
+	}
+	for (size_t i = 0; i < reply->elements; i++) {
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+			freeReplyObject(reply);
+			redis_set_bad_reply(error_r, "copy");
+			return -1;
+		}
+	}
+	*uidvalidity_r = (uint32_t)reply->element[0]->integer;
+	*copied_r = (unsigned int)(reply->elements - 1) / 2;
+	for (unsigned int i = 0; i < *copied_r; i++) {
+		src_uids_r[i] = (uint32_t)reply->element[1 + i * 2]->integer;
+		dest_uids_r[i] = (uint32_t)reply->element[2 + i * 2]->integer;
+	}
+	freeReplyObject(reply);
+	return 0;
+}
+
+/* ---- content ---- */
+
+struct redis_content {
+	struct store_content base;
+	redisReply *reply;          /* owns data */
+	struct store_user *user;
+	char emailid[STORE_ID_MAX_BYTES];
+	bool cached;                /* the MIME blob in Redis was usable */
+	void (*free_parsed)(void *parsed);
+};
+
+static void free_tree(void *parsed)
+{
+	struct mime_tree *tree = parsed;
+	mime_tree_destroy(&tree);
+}
+
+static void redis_content_release(struct store_content *_content)
+{
+	struct redis_content *content = (struct redis_content *)_content;
+	if (content->free_parsed != NULL)
+		content->free_parsed(content->base.parsed);
+	freeReplyObject(content->reply);
+	free(content);
+}
+
+int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
+		      struct store_content **content_r, struct store_error *error_r)
+{
+	char uidstr[16];
+	redisReply *reply;
+	snprintf(uidstr, sizeof(uidstr), "%u", uid);
+	const char *argv[] = { MBOX_ID(mbox), uidstr };
+	if (redis_run(mbox->user, REDIS_SCRIPT_FETCH, 2, argv, NULL, &reply, error_r) < 0)
+		return -1;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_STRING ||
+	    reply->element[2]->type != REDIS_REPLY_STRING ||
+	    reply->element[2]->len >= STORE_ID_MAX_BYTES) {
+		freeReplyObject(reply);
+		redis_set_bad_reply(error_r, "fetch");
+		return -1;
+	}
+	struct redis_content *content = i_new0(struct redis_content);
+	struct mime_tree *tree;
+	content->reply = reply;
+	content->user = mbox->user;
+	memcpy(content->emailid, reply->element[2]->str, reply->element[2]->len);
+	content->base.data = (const unsigned char *)reply->element[0]->str;
+	content->base.size = reply->element[0]->len;
+	content->base.backend = &store_redis_vfuncs;
+	content->base.release = redis_content_release;
+	if (reply->element[1]->len > 0 &&
+	    mime_cache_deserialize(reply->element[1]->str, reply->element[1]->len, &tree) == 0) {
+		content->base.parsed = tree;
+		content->free_parsed = free_tree;
+		content->cached = true;
+	}
+	*content_r = &content->base;
+	return 0;
+}
+
+/* The IMAP layer parsed a message whose cached blob was missing or of another
+ * version: write the new blob back so the next FETCH finds it. */
+static void write_back(struct redis_content *content, const struct mime_tree *tree)
+{
+	struct buffer blob;
+	struct store_error error;
+	redisReply *reply;
+	buffer_init(&blob, 0);
+	if (mime_cache_serialize(tree, &blob) == 0) {
+		const char *argv[] = { content->emailid, (const char *)buffer_data(&blob) };
+		size_t lens[] = { strlen(content->emailid), buffer_len(&blob) };
+		if (redis_run(content->user, REDIS_SCRIPT_SETMIME, 2, argv, lens, &reply,
+			      &error) == 0)
+			freeReplyObject(reply);
+	}
+	buffer_deinit(&blob);
+}
+
+void redis_set_parsed(struct store_content *_content, void *parsed,
+		      void (*free_parsed)(void *parsed))
+{
+	struct redis_content *content = (struct redis_content *)_content;
+	if (content->free_parsed != NULL)
+		content->free_parsed(content->base.parsed);
+	content->base.parsed = parsed;
+	content->free_parsed = free_parsed;
+	/* The only producer of parse results is the message engine (cmd-fetch.c): a
+	 * struct mime_tree, the same type this backend hands out from its cache. */
+	if (!content->cached && parsed != NULL) {
+		write_back(content, parsed);
+		content->cached = true;
+	}
+}
