@@ -82,6 +82,7 @@ struct store_watch {
 
 extern const struct store_vfuncs store_dict_vfuncs;
 extern const struct store_vfuncs store_maildir_vfuncs;
+extern const struct store_vfuncs store_redis_vfuncs;
 
 /* Random object ids: prefix + 32 lowercase hex (libsodium randomness). */
 void store_random_id(char prefix, char id_r[STORE_ID_MAX_BYTES]);

@@ -10,6 +10,7 @@
 static const struct store_vfuncs *const store_backends[] = {
 	&store_dict_vfuncs,
 	&store_maildir_vfuncs,
+	&store_redis_vfuncs,
 };
 
 int store_create(const json_t *config, struct ioloop *loop, struct store **store_r,
