@@ -31,6 +31,7 @@ static struct client *clients;
 static unsigned int clients_count;
 
 static void client_input(void *context);
+static void client_flush_output(struct client *client);
 static void client_update_io(struct client *client);
 static void client_destroy(struct client *client);
 
@@ -234,6 +235,16 @@ static bool flush_bytes(struct client *client, const unsigned char *data, size_t
 
 void client_flush(struct client *client)
 {
+	bool was_full = client_output_full(client);
+	client_flush_output(client);
+	/* A command paused on a full queue (FETCH) continues once it has drained. */
+	if (was_full && !client->destroyed && !client_output_full(client) &&
+	    client->command != NULL && client->command->resume != NULL)
+		client_wake(client);
+}
+
+static void client_flush_output(struct client *client)
+{
 	size_t written;
 	if (client->destroyed)
 		return;
@@ -258,7 +269,7 @@ void client_flush(struct client *client)
 			store_content_release(&client->out_content);
 			client->output = client->output_tail;
 			client->output_tail = tmp;
-			client_flush(client);
+			client_flush_output(client);
 			return;
 		}
 	}
@@ -355,8 +366,16 @@ static void client_input(void *context)
 		if (client->destroyed)
 			return;
 	}
-	if (!client->input_blocked && !client->disconnecting &&
-	    buffer_len(&client->output) == 0 && client->out_content == NULL)
+	bool idle_output = buffer_len(&client->output) == 0 && client->out_content == NULL;
+	/* Pipelined commands left in the buffer while output was draining run first. */
+	if (!client->input_blocked && !client->disconnecting && idle_output &&
+	    buffer_len(&client->input) > 0) {
+		commands_process_input(client);
+		if (client->destroyed)
+			return;
+		idle_output = buffer_len(&client->output) == 0 && client->out_content == NULL;
+	}
+	if (!client->input_blocked && !client->disconnecting && idle_output)
 		client_read_input(client);
 	if (!client->destroyed)
 		client_update_io(client);

@@ -348,7 +348,14 @@ static bool command_line_input(struct client *client)
 
 void commands_process_input(struct client *client)
 {
-	while (!client->destroyed && !client->disconnecting && !client_output_full(client)) {
+	while (!client->destroyed && !client->disconnecting) {
+		if (client_output_full(client)) {
+			/* Pause here until the socket drains; client_input resumes parsing
+			 * what is left in the input buffer. */
+			client_flush(client);
+			if (client->destroyed || client_output_full(client))
+				break;
+		}
 		if (client->command != NULL) {
 			/* Only commands reading raw lines (IDLE, AUTHENTICATE) take input. */
 			if (client->command->on_line == NULL || !command_line_input(client))

@@ -383,3 +383,20 @@ def test_imaplib_session(server):
     typ, data = m.status('"Imaplib Folder"', "(MESSAGES)")
     assert data == [b'"Imaplib Folder" (MESSAGES 1)']
     m.logout()
+
+
+def test_pipelined_commands_with_large_output(server):
+    # 200 pipelined FETCHes of every body, sent in one write, read only afterwards:
+    # the server pauses on its output queue and must still answer every one, in order.
+    c = RawImap(server.port)
+    c.login()
+    c.ok("EXAMINE INBOX")
+    sizes = [len(demo_message("INBOX", str(i))) for i in range(1, 5)]
+    n = 200
+    c.send(b"".join(b"p%d FETCH 1:* BODY.PEEK[]\r\n" % i for i in range(n)))
+    time.sleep(0.5)
+    for i in range(n):
+        untagged, tagged = c.read_until_tagged("p%d" % i)
+        assert tagged.startswith(b"p%d OK" % i)
+        assert [int(re.search(rb"\{(\d+)\}", l).group(1)) for l in untagged] == sizes
+    c.close()
