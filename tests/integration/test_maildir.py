@@ -1,0 +1,183 @@
+"""The maildir backend through the real daemon: persistence, the Python pymap's own
+files opening unchanged, names that would leave the maildir, other sessions' changes,
+and crash safety (SIGKILL of the worker during large APPENDs)."""
+import imaplib
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+from maildir_fixtures import chown_tree, fetch_flags, list_names, make_base, select_info
+
+
+def connect(server):
+    c = imaplib.IMAP4("127.0.0.1", server.port, timeout=10)
+    c.login("demouser", "demopass")
+    return c
+
+
+def test_persists_across_restart(tmp_path, pymap_server):
+    base = make_base(tmp_path)
+    s = pymap_server(["maildir", str(base)])
+    c = connect(s)
+    assert c.append("INBOX", r"(\Flagged Work)", None, b"Subject: a\r\n\r\nA\r\n")[0] == "OK"
+    assert c.create("Keep")[0] == "OK"
+    _, uidvalidity, _ = select_info(c, "INBOX")
+    c.logout()
+    s.stop()
+    s2 = pymap_server(["maildir", str(base)])
+    c = connect(s2)
+    assert select_info(c, "INBOX")[1] == uidvalidity
+    assert fetch_flags(c) == {1: {"\\Flagged", "Work"}}
+    typ, data = c.fetch("1", "(BODY.PEEK[])")
+    assert data[0][1] == b"Subject: a\r\n\r\nA\r\n"
+    assert "Keep" in list_names(c)
+    c.logout()
+
+
+def test_python_pymap_files_open_unchanged(tmp_path, pymap_server):
+    """A maildir as the Python pymap writes it: CRLF uidlist with E/T fields and
+    'key:info' names, ':2,' suffixes already in new/, subscriptions in UTF-8."""
+    base = make_base(tmp_path)
+    root = base / "demouser"
+    for d in ("cur", "new", "tmp", ".Sent/cur", ".Sent/new", ".Sent/tmp"):
+        (root / d).mkdir(parents=True)
+    (root / ".Sent" / "maildirfolder").write_bytes(b"")
+    (root / "cur" / "1600000000.M1P1Q1.host:2,RS").write_bytes(b"Subject: one\n\n1\n")
+    (root / "new" / "1600000001.M2P1Q2.host:2,").write_bytes(b"Subject: two\n\n2\n")
+    (root / "dovecot-uidlist").write_bytes(
+        b"3 V1234 N5 G0123456789abcdef0123456789abcdef\r\n"
+        b"3 Emsg3 Tthr3 :1600000000.M1P1Q1.host:2,RS\r\n"
+        b"4 Emsg4 Tthr4 :1600000001.M2P1Q2.host:2,\r\n")
+    (root / "subscriptions").write_bytes(b"Sent\r\n")
+    chown_tree(base)
+    s = pymap_server(["maildir", str(base)])
+    c = connect(s)
+    exists, uidvalidity, uidnext = select_info(c, "INBOX")
+    assert (exists, uidvalidity, uidnext) == (2, 1234, 5)
+    assert fetch_flags(c) == {3: {"\\Answered", "\\Seen"}, 4: set()}
+    typ, data = c.fetch("1", "(EMAILID THREADID)")
+    assert b"EMAILID (msg3)" in data[0] and b"THREADID (thr3)" in data[0]
+    lsub = c.lsub()[1]
+    assert len(lsub) == 1 and lsub[0].endswith(b'"/" Sent')
+    assert select_info(c, "Sent")[0] == 0
+    c.logout()
+
+
+@pytest.mark.parametrize("layout", ["++", "fs"])
+def test_names_outside_the_maildir_are_refused(tmp_path, pymap_server, layout):
+    base = make_base(tmp_path)
+    s = pymap_server(["maildir", str(base), "--layout", layout])
+    c = connect(s)
+    for name in ["../escape", "a/../../escape", ".hidden", "x/.y", "x" * 300]:
+        typ, _ = c.create(name)
+        assert typ == "NO", name
+        assert c.rename("INBOX", name)[0] == "NO"
+    assert not (tmp_path / "escape").exists()
+    # a symlinked folder pointing out of the maildir is not followed
+    outside = tmp_path / "outside"
+    (outside / "cur").mkdir(parents=True)
+    link = base / "demouser" / (".Link" if layout == "++" else "Link")
+    os.symlink(outside, link)
+    assert "Link" not in list_names(c)
+    assert c.select("Link")[0] == "NO"
+    c.logout()
+
+
+def test_other_sessions_see_changes(tmp_path, pymap_server):
+    base = make_base(tmp_path)
+    s = pymap_server(["maildir", str(base)])
+    a, b = connect(s), connect(s)
+    select_info(a, "INBOX")
+    select_info(b, "INBOX")
+    assert a.append("INBOX", None, None, b"Subject: x\r\n\r\nx\r\n")[0] == "OK"
+    assert a.noop()[0] == "OK"
+    assert a.store("1", "+FLAGS", r"(\Seen)")[0] == "OK"
+    time.sleep(0.3)
+    typ, data = b.noop()
+    untagged = b.response("EXISTS")
+    assert untagged[1][-1] == b"1"
+    assert fetch_flags(b) == {1: {"\\Seen"}}
+    a.logout()
+    b.logout()
+
+
+def connect_retry(server, timeout=60):
+    """Connect once the master has restarted a killed worker (it backs off)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return connect(server)
+        except (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def raw_append(port, size, index):
+    """Start an APPEND of size bytes and send only part of the literal."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = sock.makefile("rb")
+    f.readline()
+    sock.sendall(b"a LOGIN demouser demopass\r\n")
+    while not f.readline().startswith(b"a "):
+        pass
+    return sock, f
+
+
+def message(index, size):
+    head = b"Subject: big %d\r\n\r\n" % index
+    line = (b"%08d" % index) * 9 + b"\r\n"   # 74 bytes
+    body = line * ((size - len(head)) // len(line))
+    return head + body
+
+
+def test_sigkill_during_large_appends(tmp_path, pymap_server):
+    """Kill the worker in the middle of large APPENDs, again and again: every
+    acknowledged message is there and intact, no partial message is ever visible."""
+    base = make_base(tmp_path)
+    s = pymap_server(["maildir", str(base)])
+    acked = {}
+    for round_ in range(3):
+        c = connect_retry(s)
+        for i in range(2):
+            idx = round_ * 10 + i
+            msg = message(idx, 400000)
+            typ, data = c.append("INBOX", None, None, msg)
+            assert typ == "OK"
+            acked[idx] = msg
+        c.logout()
+        # a large APPEND, killed half-way through the literal
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                sock, f = raw_append(s.port, 0, 0)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        msg = message(round_ * 10 + 9, 3000000)
+        sock.sendall(b"b APPEND INBOX {%d}\r\n" % len(msg))
+        f.readline()
+        sock.sendall(msg[:len(msg) // 2 + round_ * 1000])
+        time.sleep(0.1)
+        for pid in s.children():
+            with open("/proc/%d/comm" % pid) as fh:
+                comm = fh.read().strip()
+            if comm == "imap":
+                os.kill(pid, signal.SIGKILL)
+        sock.close()
+        time.sleep(0.5)
+    c = connect_retry(s)
+    exists, _, _ = select_info(c, "INBOX")
+    assert exists == len(acked)
+    typ, data = c.fetch("1:*", "(BODY.PEEK[])")
+    bodies = [item[1] for item in data if isinstance(item, tuple)]
+    assert sorted(bodies) == sorted(acked.values())
+    c.logout()
+    for sub in ("new", "cur"):
+        for name in os.listdir(base / "demouser" / sub):
+            assert os.path.getsize(base / "demouser" / sub / name) in {len(m) for m in acked.values()}
