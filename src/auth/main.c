@@ -5,29 +5,20 @@
 #include "alloc.h"
 #include "ioloop.h"
 #include "ipc.h"
+#include "ipc-server.h"
 #include "log.h"
 #include "master-proto.h"
 #include "master-service.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define AUTH_MAX_CONNECTIONS 1024
 
-struct auth_conn {
-	struct ipc_conn *ipc;
-	struct auth_conn *prev, *next;
-};
-
 static struct ioloop *loop;
 static struct master_service *service;
 static struct auth_server *server;
-static struct io *listen_io;
-static int listen_fd = -1;
-static struct auth_conn *conns;
-static unsigned int conn_count;
+static struct ipc_server *ipc_server;
 static bool stopping;
 
 static const struct ipc_settings auth_ipc_settings = {
@@ -36,65 +27,24 @@ static const struct ipc_settings auth_ipc_settings = {
 	.minor = AUTH_PROTOCOL_MINOR,
 };
 
-static void report(void)
+static void report(unsigned int count, void *context)
 {
-	master_service_report(service, conn_count,
-			      stopping ? 0 : AUTH_MAX_CONNECTIONS - conn_count);
-}
-
-static void conn_destroy(struct auth_conn *conn)
-{
-	auth_server_conn_closed(server, conn->ipc);
-	if (conn->prev != NULL)
-		conn->prev->next = conn->next;
-	else
-		conns = conn->next;
-	if (conn->next != NULL)
-		conn->next->prev = conn->prev;
-	ipc_conn_destroy(&conn->ipc);
-	free(conn);
-	conn_count--;
-	report();
+	(void)context;
+	master_service_report(service, count, stopping ? 0 : AUTH_MAX_CONNECTIONS - count);
 }
 
 static void on_message(struct ipc_conn *ipc, json_t *msg, int fd, void *context)
 {
-	(void)ipc;
-	struct auth_conn *conn = context;
+	(void)context;
 	if (fd >= 0)
 		close(fd);
-	auth_server_handle(server, conn->ipc, msg);
+	auth_server_handle(server, ipc, msg);
 }
 
-static void on_close(struct ipc_conn *ipc, const char *reason, void *context)
-{
-	(void)ipc;
-	log_debug("auth: connection closed: %s", reason);
-	conn_destroy(context);
-}
-
-static void accept_connection(void *context)
+static void on_closed(struct ipc_conn *ipc, void *context)
 {
 	(void)context;
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
-			log_error_errno("accept");
-		return;
-	}
-	if (conn_count >= AUTH_MAX_CONNECTIONS) {
-		log_warning("auth: connection limit (%d) reached", AUTH_MAX_CONNECTIONS);
-		close(fd);
-		return;
-	}
-	struct auth_conn *conn = i_new0(struct auth_conn);
-	conn->next = conns;
-	if (conns != NULL)
-		conns->prev = conn;
-	conns = conn;
-	conn_count++;
-	conn->ipc = ipc_conn_create(loop, fd, &auth_ipc_settings, on_message, on_close, conn);
-	report();
+	auth_server_conn_closed(server, ipc);
 }
 
 static void on_stop(enum master_stop_kind kind, void *context)
@@ -104,7 +54,7 @@ static void on_stop(enum master_stop_kind kind, void *context)
 	/* Workers reconnect to the next auth process; requests in flight there fail as
 	 * temporary errors (NO [UNAVAILABLE]), never as a wrong success. */
 	stopping = true;
-	io_remove(&listen_io);
+	ipc_server_stop_listening(ipc_server);
 	ioloop_stop(loop);
 }
 
@@ -136,22 +86,13 @@ static void load_settings(struct auth_server_settings *set)
 	set->hash_scheme = master_service_config_str(s, "auth", "hash_scheme", "yescrypt");
 }
 
-static int find_listener(void)
-{
-	for (unsigned int i = 0; i < master_service_listener_count(service); i++) {
-		if (strcmp(master_service_listener_name(service, i), "auth") == 0)
-			return master_service_listener_fd(service, i);
-	}
-	return -1;
-}
-
 int main(int argc, char *argv[])
 {
 	struct auth_server_settings set;
 	const char *error;
 
 	service = master_service_init("auth", argc, argv);
-	listen_fd = find_listener();
+	int listen_fd = master_service_find_listener(service, "auth");
 	if (listen_fd < 0)
 		log_fatal(MASTER_EXIT_CONFIG, "auth: no listener named \"auth\"");
 	master_service_drop_privileges(service);
@@ -162,13 +103,15 @@ int main(int argc, char *argv[])
 	if (server == NULL)
 		log_fatal(MASTER_EXIT_CONFIG, "auth: %s", error);
 	master_service_attach(service, loop, on_stop, NULL);
-	listen_io = io_add(loop, listen_fd, IO_READ, accept_connection, NULL);
-	report();
+	static const struct ipc_server_callbacks callbacks = {
+		.message = on_message, .closed = on_closed, .count_changed = report,
+	};
+	ipc_server = ipc_server_create(loop, "auth", listen_fd, &auth_ipc_settings,
+				       AUTH_MAX_CONNECTIONS, &callbacks, NULL);
+	report(0, NULL);
 	ioloop_run(loop);
 
-	while (conns != NULL)
-		conn_destroy(conns);
-	io_remove(&listen_io);
+	ipc_server_destroy(&ipc_server);
 	auth_server_destroy(&server);
 	/* The service's watches live in the loop: release them first. */
 	master_service_deinit(&service);

@@ -285,3 +285,12 @@ void master_service_report(struct master_service *service, unsigned int sessions
 		service->status_broken = true;
 	}
 }
+
+int master_service_find_listener(const struct master_service *service, const char *name)
+{
+	for (unsigned int i = 0; i < master_service_listener_count(service); i++) {
+		if (strcmp(master_service_listener_name(service, i), name) == 0)
+			return master_service_listener_fd(service, i);
+	}
+	return -1;
+}

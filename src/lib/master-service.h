@@ -55,6 +55,8 @@ int master_service_listener_fd(const struct master_service *service, unsigned in
 /* The listener's name as in PYMAP_LISTEN_NAMES, e.g. "imap", "imaps", "auth". */
 const char *master_service_listener_name(const struct master_service *service,
 					 unsigned int idx);
+/* The descriptor of the first listener with this name, or -1. */
+int master_service_find_listener(const struct master_service *service, const char *name);
 
 /* Run root-only set-up before this (reading TLS keys, opening files), then drop to
  * the user and group the config names for this role: setgroups, setgid, setuid,

@@ -46,6 +46,11 @@ def maildir_base(tmp_path):
     for name in ("pymap-etc-passwd", "pymap-etc-shadow", "pymap-etc-group"):
         shutil.copy(os.path.join(FIXTURES, name), base / name)
     os.chmod(base, 0o755)
+    if os.geteuid() == 0:
+        # As root the imap worker runs as "pymap": it creates the users' maildirs here.
+        import pwd
+        pw = pwd.getpwnam("pymap")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
     return base
 
 
@@ -153,8 +158,10 @@ def test_auth_sock_users_file_reload(pymap_server, tmp_path):
     h = auth.call(op="auth.hash", password="newpass", scheme="pbkdf2-sha256")["hash"]
     for name, line in (("pymap-etc-passwd", "newbie:x::::newbie:"),
                        ("pymap-etc-shadow", "newbie:%s:::::::" % h)):
-        text = (base / name).read_text(newline="") + line + "\r\n"
-        (base / (name + ".tmp")).write_text(text, newline="")
+        with open(base / name, newline="") as f:  # keep CRLF (Python 3.11: no read_text newline)
+            text = f.read() + line + "\r\n"
+        with open(base / (name + ".tmp"), "w", newline="") as f:
+            f.write(text)
         os.rename(base / (name + ".tmp"), base / name)
     assert auth.login("newbie", "newpass")["ok"] is True
     auth.close()
