@@ -171,8 +171,9 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) build-config.h
 
 fuzz: $(FUZZ_TARGETS)
 	for t in $(FUZZ_TARGETS); do \
-		corpus=; [ "$$t" = build/fuzz/fuzz-mime ] && corpus=tests/data/mail; \
-		$$t -max_total_time=$(FUZZ_SECONDS) $$corpus || exit 1; \
+		corpus=$$t-corpus; mkdir -p $$corpus; seeds=; \
+		[ "$$t" = build/fuzz/fuzz-mime ] && seeds=tests/data/mail; \
+		$$t -max_total_time=$(FUZZ_SECONDS) $$corpus $$seeds || exit 1; \
 	done
 
 install: all
