@@ -1,6 +1,7 @@
 /* Commands valid in every state: CAPABILITY, NOOP, LOGOUT, ID (RFC 2971). */
 #include "commands.h"
 #include "client.h"
+#include "view.h"
 #include "imap-parser.h"
 #include "imap-quote.h"
 #include "build-config.h"
@@ -25,6 +26,8 @@ static bool cmd_noop(struct client_command *cmd)
 		command_bad(cmd, "NOOP: Invalid arguments.");
 		return true;
 	}
+	if (cmd->client->view != NULL)
+		view_request_poll(cmd->client->view);
 	command_ok(cmd, "NOOP completed.");
 	return true;
 }

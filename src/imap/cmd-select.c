@@ -42,6 +42,7 @@ static uint32_t *seqs_to_uids(const struct imap_view *view, const unsigned int *
 
 static bool cmd_check(struct client_command *cmd)
 {
+	view_request_poll(cmd->client->view);
 	command_ok(cmd, "CHECK completed.");
 	return true;
 }
@@ -314,6 +315,7 @@ static bool cmd_idle(struct client_command *cmd)
 	cmd->on_line = idle_line;
 	client_send_str(client, "+ idling\r\n");
 	if (client->view != NULL) {
+		view_request_poll(client->view);
 		view_sync(client, true, false, NULL);
 		view_set_change_callback(client->view, idle_changed, cmd);
 	}

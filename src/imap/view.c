@@ -155,6 +155,7 @@ unsigned int view_keyword_count(const struct imap_view *view) { return view->key
 const char *view_keyword(const struct imap_view *view, unsigned int idx)
 { return view->keywords[idx]; }
 bool view_changed(const struct imap_view *view) { return view->changed; }
+void view_request_poll(struct imap_view *view) { view->changed = true; }
 
 void view_set_change_callback(struct imap_view *view, void (*callback)(void *context),
 			      void *context)

@@ -51,6 +51,10 @@ int view_resolve_set(const struct imap_view *view, struct imap_seqset *set, bool
  * NULL) lists messages whose flag changes are reported by the caller (STORE). */
 void view_sync(struct client *client, bool allow_expunge, bool send_uid,
 	       const struct imap_seqset *quiet_uids);
+/* Ask the store at the next sync even without a change notification (NOOP, CHECK,
+ * IDLE: RFC 3501 6.1.2 makes NOOP the way to poll; a notification may still be on
+ * its way, e.g. an inotify event not read yet). */
+void view_request_poll(struct imap_view *view);
 /* Whether the store reported a change since the last sync (for IDLE). */
 bool view_changed(const struct imap_view *view);
 /* Set a callback for changes (IDLE): called from the loop, may be NULL. */
