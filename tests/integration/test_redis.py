@@ -97,10 +97,10 @@ class RedisServer:
         raise TimeoutError("redis-server did not start")
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
-        self.proc = None
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
 
     @property
     def url(self):
@@ -251,6 +251,7 @@ def test_redis_restart_during_load(pymap_server, redis):
             assert b"[UNAVAILABLE]" in tagged, tagged
             unavailable += 1
             if not restarted:
+                stopper.join()   # the old server has exited
                 redis.start()
                 restarted = True
     stopper.join()

@@ -227,6 +227,21 @@ static struct redis_channel *channel_get(struct redis_watcher *watcher, const ch
 	return ch;
 }
 
+void redis_notify_local(struct store_user *user)
+{
+	struct redis_watcher *watcher = REDIS_STORE(user->store)->watcher;
+	if (watcher == NULL)
+		return;
+	char *name = i_strdup_printf("%sevents", REDIS_USER(user)->key_base);
+	for (struct redis_channel *ch = watcher->channels; ch != NULL; ch = ch->next) {
+		if (strcmp(ch->name, name) == 0) {
+			call_watches(watcher, ch, NULL, 0);
+			break;
+		}
+	}
+	free(name);
+}
+
 struct store_watch *redis_watch(struct store_mailbox *mbox, store_watch_callback_t *callback,
 				void *context)
 {

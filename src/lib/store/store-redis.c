@@ -108,6 +108,13 @@ static void set_script_error(const char *str, struct store_error *error_r)
 	store_error_set(error_r, STORE_ERR_SERVERBUG, "Internal storage error.");
 }
 
+/* Scripts that change mailboxes (and publish). */
+static const bool script_changes[REDIS_SCRIPT_COUNT] = {
+	[REDIS_SCRIPT_DELETE] = true, [REDIS_SCRIPT_RENAME] = true,
+	[REDIS_SCRIPT_APPEND] = true, [REDIS_SCRIPT_FLAGS] = true,
+	[REDIS_SCRIPT_EXPUNGE] = true, [REDIS_SCRIPT_COPY] = true,
+};
+
 int redis_run(struct store_user *user, enum redis_script_id script, int argc,
 	      const char **argv, const size_t *lens, redisReply **reply_r,
 	      struct store_error *error_r)
@@ -139,6 +146,8 @@ int redis_run(struct store_user *user, enum redis_script_id script, int argc,
 		return -1;
 	}
 	*reply_r = reply;
+	if (script_changes[script])
+		redis_notify_local(user);
 	return 0;
 }
 

@@ -103,5 +103,9 @@ void redis_watcher_destroy(struct redis_watcher **watcher);
 struct store_watch *redis_watch(struct store_mailbox *mbox, store_watch_callback_t *callback,
 				void *context);
 void redis_watch_remove(struct store_watch *watch);
+/* After a change made by this process: call this process's watches of the user's
+ * mailboxes now (as the dict backend does), before the command answers; other
+ * processes hear of it through pub/sub. */
+void redis_notify_local(struct store_user *user);
 
 #endif
