@@ -302,8 +302,11 @@ static bool list_or_lsub(struct client_command *cmd, bool lsub)
 		free(pattern);
 		return true;
 	}
-	struct store_list_entry *sorted = i_memdup(all, (count + 1) * sizeof(*all));
-	qsort(sorted, count, sizeof(*sorted), compare_entries);
+	struct store_list_entry *sorted = i_new(struct store_list_entry, count + 1);
+	if (count > 0) {
+		memcpy(sorted, all, count * sizeof(*all));
+		qsort(sorted, count, sizeof(*sorted), compare_entries);
+	}
 	struct store_list_entry *names = lsub ? subs : all;
 	unsigned int names_count = lsub ? sub_count : count;
 	for (unsigned int i = 0; i < names_count; i++) {

@@ -105,6 +105,10 @@ static void plan_build(struct spawn_plan *plan, const struct service_spawn *spaw
 		plan_env(plan, MASTER_ENV_LOG_FILE, spawn->log_file);
 	plan_env(plan, "TZ", getenv("TZ"));
 	plan_env(plan, "JOURNAL_STREAM", getenv("JOURNAL_STREAM"));
+	/* Sanitizer settings of test builds (ignored by normal builds). */
+	plan_env(plan, "ASAN_OPTIONS", getenv("ASAN_OPTIONS"));
+	plan_env(plan, "UBSAN_OPTIONS", getenv("UBSAN_OPTIONS"));
+	plan_env(plan, "LSAN_OPTIONS", getenv("LSAN_OPTIONS"));
 	plan->env[plan->env_count] = NULL;
 }
 

@@ -186,3 +186,10 @@ def pymap_server(tmp_path, request):
         finally:
             if failed:
                 print("---- pymap log (%s) ----\n%s" % (server.log_path, server.log_text()))
+
+
+@pytest.fixture(autouse=True)
+def _traversable_tmp(tmp_path):
+    """pytest makes its temp directories 0700; as root the children (pymap, pymap-auth,
+    dovecot) run as other users and must reach files the tests put there."""
+    make_traversable(tmp_path)

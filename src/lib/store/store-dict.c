@@ -733,7 +733,9 @@ static int dict_changes(struct store_mailbox *_mbox, uint64_t since_modseq,
 	struct store_changes *changes = i_new0(struct store_changes);
 	changes->modseq = mbox->modseq;
 	changes->count = mbox->log_count - lo;
-	changes->changes = i_memdup(mbox->log + lo, (changes->count + 1) * sizeof(struct store_change));
+	changes->changes = i_new(struct store_change, changes->count + 1);
+	if (changes->count > 0)
+		memcpy(changes->changes, mbox->log + lo, changes->count * sizeof(struct store_change));
 	changes->keyword_count = mbox->keyword_count;
 	changes->keywords = copy_keywords(mbox);
 	*changes_r = changes;

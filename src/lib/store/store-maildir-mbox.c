@@ -98,7 +98,9 @@ int maildir_changes(struct store_mailbox *mbox, uint64_t since_modseq,
 	struct store_changes *changes = i_new0(struct store_changes);
 	changes->modseq = st->modseq;
 	changes->count = st->log_count - lo;
-	changes->changes = i_memdup(st->log + lo, (changes->count + 1) * sizeof(struct store_change));
+	changes->changes = i_new(struct store_change, changes->count + 1);
+	if (changes->count > 0)
+		memcpy(changes->changes, st->log + lo, changes->count * sizeof(struct store_change));
 	changes->keywords = keyword_table(mb, &changes->keyword_count);
 	*changes_r = changes;
 	return 1;

@@ -440,7 +440,8 @@ static void merge(struct maildir_mbox *mb, struct scan *scan, bool stable)
 		old->log_count = old->log_alloc = 0;
 		st.first_recent_uid = old->first_recent_uid;
 	}
-	qsort(scan->entries, scan->count, sizeof(*scan->entries), entry_cmp);
+	if (scan->count > 0)
+		qsort(scan->entries, scan->count, sizeof(*scan->entries), entry_cmp);
 	for (unsigned int i = 1; i < scan->count; i++) {
 		if (entry_cmp(&scan->entries[i - 1], &scan->entries[i]) == 0 ||
 		    base_cmp(scan->entries[i - 1].name, scan->entries[i - 1].base_len,
