@@ -1,4 +1,5 @@
 #include "auth-server.h"
+#include "redis-users.h"
 #include "lockout.h"
 #include "password.h"
 #include "alloc.h"
@@ -30,6 +31,7 @@ struct auth_server {
 	struct auth_server_settings set;
 	char *demo_hash;
 	struct users_db *db;
+	struct redis_users *redis;
 	struct lockout *lockout;
 	struct delayed_reply *delayed;
 };
@@ -43,6 +45,7 @@ struct auth_user {
 	char **roles;
 	struct users_db_user db_user;
 	bool from_db;
+	json_t *redis_record;
 	char origin_buf[512];
 };
 
@@ -65,6 +68,14 @@ struct auth_server *auth_server_create(struct ioloop *loop,
 		password_dummy_deinit();
 		free(server);
 		return NULL;
+	}
+	if (set->backend == AUTH_BACKEND_REDIS) {
+		server->redis = redis_users_create(set->config, error_r);
+		if (server->redis == NULL) {
+			password_dummy_deinit();
+			free(server);
+			return NULL;
+		}
 	}
 	if (set->backend == AUTH_BACKEND_MAILDIR) {
 		struct users_db_settings db_set = {
@@ -105,6 +116,7 @@ void auth_server_destroy(struct auth_server **_server)
 	while (server->delayed != NULL)
 		delayed_free(server->delayed);
 	users_db_destroy(&server->db);
+	redis_users_destroy(&server->redis);
 	lockout_destroy(&server->lockout);
 	if (server->demo_hash != NULL)
 		i_free_secret(server->demo_hash, strlen(server->demo_hash));
@@ -162,7 +174,38 @@ static void auth_user_free(struct auth_user *user)
 		users_db_user_free(&user->db_user);
 	else
 		free(user->roles);
+	json_decref(user->redis_record);
+	user->redis_record = NULL;
 	user->roles = NULL;
+}
+
+static int lookup_redis_user(struct auth_server *server, const char *name,
+			     struct auth_user *user_r, const char **reason_r)
+{
+	json_t *rec;
+	int ret = redis_users_get(server->redis, name, &rec);
+	if (ret == REDIS_USERS_NOTFOUND)
+		return 0;
+	if (ret < 0) {
+		*reason_r = "redis unavailable";
+		return -1;
+	}
+	const json_t *roles = json_object_get(rec, "roles");
+	user_r->redis_record = rec;
+	user_r->name = name;
+	user_r->hash = json_string_value(json_object_get(rec, "password"));
+	user_r->mailbox_path = json_string_value(json_object_get(json_object_get(rec, "params"),
+								  "mailbox_path"));
+	user_r->hash_origin = "redis user record";
+	user_r->roles = i_new(char *, json_array_size(roles) + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < json_array_size(roles); i++) {
+		const char *role = json_string_value(json_array_get(roles, i));
+		if (role != NULL)
+			user_r->roles[n++] = (char *)role;
+	}
+	user_r->roles[n] = NULL;
+	return 1;
 }
 
 /* 1 found, 0 unknown, -1 temporary failure (*reason_r). */
@@ -181,8 +224,7 @@ static int lookup_user(struct auth_server *server, const char *name,
 		user_r->roles[0] = NULL;
 		return 1;
 	case AUTH_BACKEND_REDIS:
-		*reason_r = "redis users not implemented";
-		return -1;
+		return lookup_redis_user(server, name, user_r, reason_r);
 	case AUTH_BACKEND_MAILDIR:
 		break;
 	}

@@ -25,6 +25,7 @@ struct auth_server_settings {
 	unsigned int failure_delay_ms;
 	unsigned int lockout_threshold, lockout_window_secs;
 	const char *hash_scheme;
+	const json_t *config;                       /* redis: [redis] address etc. */
 };
 
 struct auth_server;

@@ -72,6 +72,7 @@ static void load_settings(struct auth_server_settings *set)
 	const struct master_service *s = service;
 	set->backend = parse_backend(master_service_config_str(s, "backend", "type", "dict"));
 	set->demo_user = master_service_config_str(s, "dict", "demo_user", "demouser");
+	set->config = master_service_config(s);
 	set->demo_password = master_service_config_str(s, "dict", "demo_password", "demopass");
 	set->base_dir = master_service_config_str(s, "maildir", "base_dir", "");
 	set->passwd_file = master_service_config_str(s, "auth", "passwd_file", "pymap-etc-passwd");
