@@ -40,6 +40,7 @@ static void server_init_users(struct admin_server *server, const json_t *config)
 	set->passwd_name = cfg_str(config, "auth", "passwd_file", NULL);
 	set->shadow_name = cfg_str(config, "auth", "shadow_file", NULL);
 	set->group_name = cfg_str(config, "auth", "group_file", NULL);
+	set->config = config;
 	server->ctx.users = admin_users_create(set);
 }
 

@@ -1,5 +1,7 @@
 /* User records per backend for the admin service (see admin-users.h). */
 #include "admin-users.h"
+#include "admin-users-redis.h"
+#include "redis-users.h"
 #include "admin-error.h"
 #include "alloc.h"
 #include "log.h"
@@ -17,7 +19,7 @@
 #define LOCK_STALE_SECS 600
 #define TAG_MASK 0x7fffffffffffffffULL   /* JSON integers are signed 64-bit */
 
-enum users_backend { USERS_DICT, USERS_MAILDIR, USERS_OTHER };
+enum users_backend { USERS_DICT, USERS_MAILDIR, USERS_REDIS, USERS_OTHER };
 
 struct admin_users {
 	enum users_backend backend;
@@ -25,6 +27,8 @@ struct admin_users {
 	char *demo_user;
 	char *passwd_path, *shadow_path, *group_path, *lock_path;
 	unsigned int lock_timeout_msecs;
+	struct redis_users *redis;
+	const char *redis_error;
 };
 
 /* The three files of one maildir base dir, read together. */
@@ -41,7 +45,13 @@ struct admin_users *admin_users_create(const struct admin_users_settings *set)
 {
 	struct admin_users *users = i_new0(struct admin_users);
 	users->backend = strcmp(set->backend, "dict") == 0 ? USERS_DICT :
-		strcmp(set->backend, "maildir") == 0 ? USERS_MAILDIR : USERS_OTHER;
+		strcmp(set->backend, "maildir") == 0 ? USERS_MAILDIR :
+		strcmp(set->backend, "redis") == 0 ? USERS_REDIS : USERS_OTHER;
+	if (users->backend == USERS_REDIS) {
+		users->redis = redis_users_create(set->config, &users->redis_error);
+		if (users->redis == NULL)
+			log_error("admin: redis users: %s", users->redis_error);
+	}
 	users->backend_name = i_strdup(set->backend);
 	users->demo_user = i_strdup(set->demo_user != NULL ? set->demo_user : "demouser");
 	const char *base = set->base_dir != NULL ? set->base_dir : "";
@@ -65,6 +75,7 @@ void admin_users_destroy(struct admin_users **_users)
 	free(users->shadow_path);
 	free(users->group_path);
 	free(users->lock_path);
+	redis_users_destroy(&users->redis);
 	free(users);
 }
 
@@ -87,6 +98,10 @@ static bool backend_supported(struct admin_users *users, struct admin_error *err
 	if (users->backend == USERS_OTHER) {
 		admin_error_temp(err, "users of the %s backend: not implemented yet",
 				 users->backend_name);
+		return false;
+	}
+	if (users->backend == USERS_REDIS && users->redis == NULL) {
+		admin_error_temp(err, "redis users: %s", users->redis_error);
 		return false;
 	}
 	return true;
@@ -247,6 +262,8 @@ int admin_users_get(struct admin_users *users, const char *name, json_t **record
 	struct users_files f;
 	if (!backend_supported(users, err))
 		return -1;
+	if (users->backend == USERS_REDIS)
+		return admin_users_redis_get(users->redis, name, record_r, err);
 	if (users->backend == USERS_DICT) {
 		if (strcmp(name, users->demo_user) != 0) {
 			admin_error_set(err, ADMIN_ERR_NOTFOUND, "User not found.");
@@ -278,6 +295,8 @@ int admin_users_list(struct admin_users *users, json_t **names_r, struct admin_e
 	struct users_files f;
 	if (!backend_supported(users, err))
 		return -1;
+	if (users->backend == USERS_REDIS)
+		return admin_users_redis_list(users->redis, names_r, err);
 	if (users->backend == USERS_DICT) {
 		*names_r = json_pack("[s]", users->demo_user);
 		return 0;
@@ -303,6 +322,8 @@ int admin_users_lookup(struct admin_users *users, const char *name, json_t **par
 	const char *error;
 	if (!backend_supported(users, err))
 		return -1;
+	if (users->backend == USERS_REDIS)
+		return admin_users_redis_lookup(users->redis, name, params_r, err);
 	if (users->backend == USERS_DICT) {
 		if (strcmp(name, users->demo_user) != 0)
 			return 0;
@@ -529,6 +550,8 @@ int admin_users_set(struct admin_users *users, const char *name,
 		admin_error_set(err, ADMIN_ERR_BADREQUEST, "Invalid user name.");
 		return -1;
 	}
+	if (users->backend == USERS_REDIS)
+		return admin_users_redis_set(users->redis, name, update, tag_r, err);
 	if (check_update(name, update, &path, err) < 0 || lock_take(users, err) < 0)
 		return -1;
 	int ret = maildir_set_locked(users, name, update, path, tag_r, err);
@@ -572,6 +595,8 @@ int admin_users_delete(struct admin_users *users, const char *name,
 		admin_error_set(err, ADMIN_ERR_CANNOT, "dict users are fixed");
 		return -1;
 	}
+	if (users->backend == USERS_REDIS)
+		return admin_users_redis_delete(users->redis, name, err);
 	if (lock_take(users, err) < 0)
 		return -1;
 	int ret = maildir_delete_locked(users, name, err);

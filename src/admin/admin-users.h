@@ -7,7 +7,8 @@
  *   written whole under pymap's lock file "pymap-etc-passwd.lock". Entity tags are
  *   derived from the user's lines (a hash), so the create-only / overwrite /
  *   previous_entity_tag rules (pymap-inventory.md 3.4) hold here too.
- * - redis: not implemented yet (temporary failure).
+ * - redis: JSON records in Redis (redis-users.h), via admin-users-redis.c; entity
+ *   tags are kept in the records, the rules are checked atomically in Redis.
  * The caller (admin-ops.c) has already hashed the password (auth.hash) and checked
  * who may act on whom. */
 #include <stdbool.h>
@@ -22,6 +23,7 @@ struct admin_users_settings {
 	const char *base_dir;     /* maildir */
 	const char *passwd_name, *shadow_name, *group_name;  /* NULL = pymap's names */
 	unsigned int lock_timeout_msecs;                      /* 0 = 5000 */
+	const json_t *config;     /* redis: the effective config ([redis] address...) */
 };
 
 enum admin_users_set_mode {
