@@ -146,22 +146,32 @@ static void command_count_bad(struct client *client, bool bad)
 }
 
 /* Send updates and the tagged reply of a finished command. */
+/* Detach cmd from its client: from here on an abort (the client going away) does not
+ * see it, and the caller owns it. */
+static void command_detach(struct client_command *cmd)
+{
+	struct client *client = cmd->client;
+	if (client->command == cmd) {
+		client->command = NULL;
+		client->input_blocked = false;
+	}
+}
+
+/* Send updates and the tagged reply of a finished command, then free it. */
 static void command_finish(struct client_command *cmd)
 {
 	struct client *client = cmd->client;
 	const struct command_def *def = cmd->def;
 
+	command_detach(cmd);
 	if (client->view != NULL && !client->destroyed) {
 		bool allow_expunge = def == NULL || (def->flags & CMD_DEFER_EXPUNGE) == 0 || cmd->uid;
 		view_sync(client, allow_expunge, cmd->uid, NULL);
-		if (!allow_expunge && view_has_pending_expunges(client->view))
+		if (!allow_expunge && client->view != NULL &&
+		    view_has_pending_expunges(client->view))
 			cmd->expunge_issued = true;
 	}
 	if (cmd->reply_sent) {
-		if (client->command == cmd) {
-			client->command = NULL;
-			client->input_blocked = false;
-		}
 		command_free(&cmd);
 		return;
 	}
@@ -173,17 +183,34 @@ static void command_finish(struct client_command *cmd)
 		cmd->reply = with_code;
 	}
 	client_sendf(client, "%s %s\r\n", cmd->tag, cmd->reply);
-	command_count_bad(client, cmd->reply_is_bad);
-	if (client->command == cmd) {
-		client->command = NULL;
-		client->input_blocked = false;
-	}
+	bool bad = cmd->reply_is_bad;
 	command_free(&cmd);
 	spool_close_all();
+	/* Either of these may end the client. */
+	command_count_bad(client, bad);
+	if (client->destroyed)
+		return;
 	if (client->state == CLIENT_STATE_LOGOUT)
 		client_disconnect(client, NULL);
 	else
 		client_touch(client);
+}
+
+/* Run one step of a command (its func, resume or on_line). A client that goes away
+ * meanwhile only marks the command aborted; it is freed here. Returns 1 finished
+ * (reply set), 0 suspended, -1 aborted (freed). */
+static int command_step(struct client_command *cmd, bool (*step)(struct client_command *cmd))
+{
+	cmd->running = true;
+	bool done = step(cmd);
+	cmd->running = false;
+	if (!cmd->aborted)
+		return done ? 1 : 0;
+	if (cmd->cancel != NULL)
+		cmd->cancel(cmd);
+	command_free(&cmd);
+	spool_close_all();
+	return -1;
 }
 
 static bool command_check_state(struct client_command *cmd)
@@ -255,9 +282,10 @@ static void command_run(struct client *client)
 	}
 	client->command = cmd;
 	client->input_blocked = true;
-	if (cmd->def->func(cmd))
+	int ret = command_step(cmd, cmd->def->func);
+	if (ret > 0)
 		command_finish(cmd);
-	else
+	else if (ret == 0)
 		client->input_blocked = cmd->on_line == NULL;
 }
 
@@ -341,7 +369,17 @@ static bool command_line_input(struct client *client)
 		client_disconnect(client, "Line too long.");
 		return false;
 	}
-	if (cmd->on_line(cmd, line, len))
+	cmd->running = true;
+	bool done = cmd->on_line(cmd, line, len);
+	cmd->running = false;
+	if (cmd->aborted) {
+		if (cmd->cancel != NULL)
+			cmd->cancel(cmd);
+		command_free(&cmd);
+		spool_close_all();
+		return false;
+	}
+	if (done)
 		command_finish(cmd);
 	return true;
 }
@@ -381,8 +419,7 @@ void commands_resume(struct client *client)
 	struct client_command *cmd = client->command;
 	if (cmd == NULL || cmd->resume == NULL)
 		return;
-	command_func_t *resume = cmd->resume;
-	if (resume(cmd)) {
+	if (command_step(cmd, cmd->resume) > 0) {
 		command_finish(cmd);
 		client_command_finished(client);
 	}
@@ -394,6 +431,11 @@ void commands_abort(struct client *client)
 	if (cmd == NULL)
 		return;
 	client->command = NULL;
+	if (cmd->running) {
+		/* Freed by command_step() once the running step returns. */
+		cmd->aborted = true;
+		return;
+	}
 	if (cmd->cancel != NULL)
 		cmd->cancel(cmd);
 	command_free(&cmd);

@@ -58,6 +58,8 @@ struct client_command {
 	void *context;
 	bool expunge_issued;         /* RFC 5530 EXPUNGEISSUED for the tagged OK */
 	bool reply_sent;             /* the command sent its tagged reply itself */
+	bool running;                /* inside its func/resume/on_line right now */
+	bool aborted;                /* the client went away while it was running */
 };
 
 void command_reply(struct client_command *cmd, const char *status, const char *fmt, ...)

@@ -20,6 +20,9 @@ BUILD = os.environ.get("PYMAP_BUILD", os.path.join(os.path.dirname(__file__), ".
 PYMAP = os.path.join(BUILD, "sbin", "pymap")
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -180,12 +183,21 @@ def pymap_server(tmp_path, request):
 
     yield start
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    reports = []
     for server in servers:
         try:
             server.stop()
         finally:
-            if failed:
-                print("---- pymap log (%s) ----\n%s" % (server.log_path, server.log_text()))
+            text = server.log_text()
+            found = [m for m in SANITIZER_MARKERS if m in text]
+            if found:
+                reports.append("%s: %s" % (server.log_path, ", ".join(found)))
+            if failed or found:
+                print("---- pymap log (%s) ----\n%s" % (server.log_path, text))
+    if reports:
+        # A sanitizer build reports memory errors, undefined behaviour and leaks in
+        # any pymap process into the log: each one fails the test that caused it.
+        pytest.fail("sanitizer reports in the server log: " + "; ".join(reports))
 
 
 @pytest.fixture(autouse=True)
