@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "ipc.h"
 #include "log.h"
+#include "master-service.h"
 #include "build-config.h"
 #include "store/store.h"
 
@@ -408,20 +409,15 @@ static int op_worker_report(struct admin_context *ctx, const struct admin_caller
 static int op_reload(struct admin_context *ctx, const struct admin_caller *caller,
 		     const json_t *request, int fd, json_t *reply, struct admin_error *err)
 {
-	(void)ctx; (void)request; (void)fd;
+	(void)request; (void)fd;
 	pid_t master = getppid();
-	if (master > 1 && kill(master, SIGHUP) < 0 && errno == EPERM) {
-		/* The master runs as root, this process as [users] admin_user: the master
-		 * contract has no reload request yet. */
-		admin_error_set(err, ADMIN_ERR_CANNOT, "cannot signal the master (pid %d): it "
-				"runs as another user; use kill -HUP or systemctl reload",
-				(int)master);
-		return -1;
-	}
-	if (master <= 1 || errno == ESRCH) {
+	if (ctx->service == NULL || master <= 1) {
 		admin_error_temp(err, "the master is gone");
 		return -1;
 	}
+	/* Through the status pipe: works when the master runs as root and this
+	 * process does not (a signal would be refused). */
+	master_service_request_reload(ctx->service);
 	log_info("admin: reload requested by uid %u", (unsigned int)caller->uid);
 	json_object_set_new(reply, "master_pid", json_integer(master));
 	return 0;
@@ -465,7 +461,7 @@ const struct admin_op admin_ops[] = {
 	{ "worker.report", ADMIN_ACCESS_ADMIN, op_worker_report,
 	  "`sessions` (as in sessions.list, without `worker_pid`), `stats`", "–",
 	  "`BADREQUEST`, `NOTALLOWED`" },
-	{ "reload", ADMIN_ACCESS_ADMIN, op_reload, "–", "`master_pid`", "`CANNOT`" },
+	{ "reload", ADMIN_ACCESS_ADMIN, op_reload, "–", "`master_pid`", "–" },
 };
 const unsigned int admin_op_count = sizeof(admin_ops) / sizeof(admin_ops[0]);
 

@@ -15,6 +15,7 @@
 #define ADMIN_PROTOCOL_MINOR 0
 
 struct ioloop;
+struct master_service;
 struct store;
 struct admin_users;
 struct admin_error;
@@ -23,6 +24,7 @@ struct ipc_conn;
 /* Everything a handler may use; owned by admin-server.c. */
 struct admin_context {
 	struct ioloop *loop;
+	struct master_service *service; /* for reload requests to the master */
 	const json_t *config;
 	struct admin_users *users;
 	struct store *store;            /* NULL when the backend could not be created */

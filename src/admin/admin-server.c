@@ -44,12 +44,14 @@ static void server_init_users(struct admin_server *server, const json_t *config)
 	server->ctx.users = admin_users_create(set);
 }
 
-struct admin_server *admin_server_create(struct ioloop *loop, const json_t *config)
+struct admin_server *admin_server_create(struct ioloop *loop, const json_t *config,
+					 struct master_service *service)
 {
 	struct admin_server *server = i_new0(struct admin_server);
 	struct admin_context *ctx = &server->ctx;
 	const char *error = NULL;
 	ctx->loop = loop;
+	ctx->service = service;
 	ctx->config = config;
 	ctx->backend = cfg_str(config, "backend", "type", "dict");
 	ctx->auth_socket = cfg_str(config, "server", "auth_socket", "auth.sock");

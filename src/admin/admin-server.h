@@ -11,7 +11,10 @@ struct ioloop;
 struct ipc_conn;
 struct admin_server;
 
-struct admin_server *admin_server_create(struct ioloop *loop, const json_t *config);
+struct master_service;
+/* service (may be NULL in tests) is used to ask the master for a reload. */
+struct admin_server *admin_server_create(struct ioloop *loop, const json_t *config,
+					 struct master_service *service);
 void admin_server_destroy(struct admin_server **server);
 /* Answer request (and close fd when it is not -1). */
 void admin_server_handle(struct admin_server *server, struct ipc_conn *conn,

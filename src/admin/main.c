@@ -68,7 +68,7 @@ int main(int argc, char *argv[])
 	master_service_drop_privileges(service);
 
 	loop = ioloop_create();
-	server = admin_server_create(loop, master_service_config(service));
+	server = admin_server_create(loop, master_service_config(service), service);
 	master_service_attach(service, loop, on_stop, NULL);
 	static const struct ipc_server_callbacks callbacks = {
 		.message = on_message, .closed = on_closed, .count_changed = report,

@@ -42,6 +42,12 @@ struct master_status {
 	uint32_t generation;
 	uint32_t sessions;       /* connections currently served */
 	uint32_t available;      /* how many more it accepts */
+	uint32_t request;        /* MASTER_REQUEST_*: asks the master to act */
 };
+
+/* Requests in a status record. Only honoured from the admin service (which runs
+ * unprivileged and cannot signal a master running as root). */
+#define MASTER_REQUEST_NONE 0
+#define MASTER_REQUEST_RELOAD 1   /* same as SIGHUP */
 
 #endif

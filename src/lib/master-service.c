@@ -17,6 +17,7 @@
 #define MASTER_SERVICE_MAX_LISTENERS 64
 
 struct master_service {
+	unsigned int last_sessions, last_available;
 	char *role;
 	uint32_t generation;
 	json_t *config;
@@ -265,16 +266,16 @@ void master_service_attach(struct master_service *service, struct ioloop *loop,
 	service->dead_io = io_add(loop, MASTER_DEAD_FD, IO_READ, service_master_dead, service);
 }
 
-void master_service_report(struct master_service *service, unsigned int sessions,
-			   unsigned int available)
+static void status_write(struct master_service *service, uint32_t request)
 {
 	if (service->status_broken)
 		return;
 	struct master_status status = {
 		.pid = getpid(),
 		.generation = service->generation,
-		.sessions = sessions,
-		.available = available,
+		.sessions = service->last_sessions,
+		.available = service->last_available,
+		.request = request,
 	};
 	ssize_t n;
 	do {
@@ -284,6 +285,19 @@ void master_service_report(struct master_service *service, unsigned int sessions
 		/* EPIPE: the master is gone; the dead pipe tells the loop. */
 		service->status_broken = true;
 	}
+}
+
+void master_service_report(struct master_service *service, unsigned int sessions,
+			   unsigned int available)
+{
+	service->last_sessions = sessions;
+	service->last_available = available;
+	status_write(service, MASTER_REQUEST_NONE);
+}
+
+void master_service_request_reload(struct master_service *service)
+{
+	status_write(service, MASTER_REQUEST_RELOAD);
 }
 
 int master_service_find_listener(const struct master_service *service, const char *name)

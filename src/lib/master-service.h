@@ -73,5 +73,8 @@ void master_service_attach(struct master_service *service, struct ioloop *loop,
  * The first call after start means "ready". */
 void master_service_report(struct master_service *service, unsigned int sessions,
 			   unsigned int available);
+/* Ask the master to reload its configuration (as SIGHUP does). The master honours
+ * this from the admin service only. */
+void master_service_request_reload(struct master_service *service);
 
 #endif

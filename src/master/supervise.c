@@ -137,6 +137,18 @@ static void child_close_status(struct child *child)
 	child->status_fd = -1;
 }
 
+/* A reload asked for by the admin service runs as if SIGHUP had come. */
+static void child_request_reload(const struct child *child)
+{
+	if (strcmp(child->role->name, "admin") != 0) {
+		log_warning("service %s: pid %ld asked for a reload: only admin may",
+			    child->role->name, (long)child->pid);
+		return;
+	}
+	log_info("reload requested by the admin service (pid %ld)", (long)child->pid);
+	kill(getpid(), SIGHUP);
+}
+
 static void child_status_read(void *context)
 {
 	struct child *child = context;
@@ -162,6 +174,8 @@ static void child_status_read(void *context)
 		child->ready = true;
 		child->sessions = st->sessions;
 		child->available = st->available;
+		if (st->request == MASTER_REQUEST_RELOAD)
+			child_request_reload(child);
 	}
 }
 
