@@ -586,9 +586,6 @@ def test_real_worker_kill_one(tmp_path, pymap_server):
                           config=real_conf(), wait=False)
     wait_until(lambda: server.proc.poll() is not None or "children ready" in server.log_text(),
                what="workers ready or master gone")
-    if server.proc.poll() is not None and \
-            "not yet supported storage backend" in server.log_text():
-        pytest.skip("the worker has no maildir backend yet (dict allows one worker)")
     roles = wait_children(server, {"imap": 2})
     dead = server.connect()
     assert dead.recv(4096).startswith(b"* OK")
