@@ -181,11 +181,13 @@ static bool cmd_authenticate(struct client_command *cmd)
 		command_bad(cmd, "AUTHENTICATE: Invalid arguments.");
 		return true;
 	}
-	if (sasl_mech_parse(mech_name, &mech) < 0 || mech == SASL_MECH_CRAM_MD5) {
+	if (sasl_mech_parse(mech_name, &mech) < 0 ||
+	    (mech == SASL_MECH_CRAM_MD5 && !commands_cram_md5_available(cmd->client))) {
 		command_no(cmd, "[CANNOT] Unsupported authentication mechanism.");
 		return true;
 	}
-	if (!commands_login_allowed(cmd->client)) {
+	/* CRAM-MD5 never sends the secret: allowed without TLS. */
+	if (mech != SASL_MECH_CRAM_MD5 && !commands_login_allowed(cmd->client)) {
 		command_no(cmd, "[PRIVACYREQUIRED] Plaintext authentication is disabled without TLS.");
 		return true;
 	}

@@ -457,6 +457,13 @@ static bool client_plaintext_allowed(struct client *client)
 	return strcmp(policy, "loopback") == 0 && client->remote_loopback;
 }
 
+bool commands_cram_md5_available(struct client *client)
+{
+	/* The auth process can verify CRAM-MD5 only where it knows the clear-text
+	 * secret: the dict backend's demo user. Hashed passwords cannot do it. */
+	return strcmp(store_backend_name(client->store), "dict") == 0;
+}
+
 bool commands_login_allowed(struct client *client)
 {
 	return client_plaintext_allowed(client);
@@ -473,7 +480,11 @@ const char *commands_capability(struct client *client)
 		if (client->set->tls_available && client->tls == NULL)
 			buffer_append_str(&buf, " STARTTLS");
 		if (client_plaintext_allowed(client))
-			buffer_append_str(&buf, " AUTH=PLAIN AUTH=LOGIN SASL-IR");
+			buffer_append_str(&buf, " AUTH=PLAIN AUTH=LOGIN");
+		if (commands_cram_md5_available(client))
+			buffer_append_str(&buf, " AUTH=CRAM-MD5");
+		if (client_plaintext_allowed(client))
+			buffer_append_str(&buf, " SASL-IR");
 		else
 			buffer_append_str(&buf, " LOGINDISABLED");
 	} else {

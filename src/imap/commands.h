@@ -71,6 +71,8 @@ void command_reply(struct client_command *cmd, const char *status, const char *f
 void command_store_error(struct client_command *cmd, const struct store_error *error);
 /* Whether LOGIN and plaintext SASL are allowed now (TLS, loopback, config). */
 bool commands_login_allowed(struct client *client);
+/* Whether AUTH=CRAM-MD5 is offered (dict backend only). */
+bool commands_cram_md5_available(struct client *client);
 /* The capability list for the client's current state (no leading "* "). */
 const char *commands_capability(struct client *client);
 

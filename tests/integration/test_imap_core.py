@@ -400,3 +400,64 @@ def test_pipelined_commands_with_large_output(server):
         assert tagged.startswith(b"p%d OK" % i)
         assert [int(re.search(rb"\{(\d+)\}", l).group(1)) for l in untagged] == sizes
     c.close()
+
+
+def test_authenticate_cram_md5_on_dict(server):
+    # RFC 2195: offered with the dict backend, whose demo user has a clear-text secret.
+    import base64
+    import hmac
+    c = RawImap(server.port)
+    assert b"AUTH=CRAM-MD5" in c.greeting
+    c.send("a1 AUTHENTICATE CRAM-MD5\r\n")
+    line = c.readline()
+    assert line.startswith(b"+ ")
+    challenge = base64.b64decode(line[2:].strip())
+    assert challenge.startswith(b"<") and challenge.endswith(b">")
+    digest = hmac.new(b"demopass", challenge, "md5").hexdigest()
+    c.send(base64.b64encode(b"demouser " + digest.encode()) + b"\r\n")
+    untagged, tagged = c.read_until_tagged("a1")
+    assert tagged.startswith(b"a1 OK")
+    c.close()
+    bad = RawImap(server.port)
+    bad.send("a1 AUTHENTICATE CRAM-MD5\r\n")
+    bad.readline()
+    bad.send(base64.b64encode(b"demouser " + b"0" * 32) + b"\r\n")
+    untagged, tagged = bad.read_until_tagged("a1")
+    assert tagged.startswith(b"a1 NO [AUTHENTICATIONFAILED]")
+    bad.close()
+
+
+def test_authenticate_plain_with_initial_response(server):
+    # RFC 4959 SASL-IR and RFC 4616 PLAIN.
+    import base64
+    c = RawImap(server.port)
+    ir = base64.b64encode(b"\0demouser\0demopass").decode()
+    untagged, tagged = c.cmd("AUTHENTICATE PLAIN " + ir)
+    assert tagged.startswith(b"t1 OK [CAPABILITY IMAP4rev1")
+    c.close()
+    c = RawImap(server.port)
+    c.send("a1 AUTHENTICATE PLAIN\r\n")
+    assert c.readline() == b"+ \r\n"
+    c.send("*\r\n")  # cancelled by the client
+    untagged, tagged = c.read_until_tagged("a1")
+    assert tagged.startswith(b"a1 BAD")
+    c.close()
+
+
+def test_object_ids_stable(conn):
+    # RFC 8474: MAILBOXID survives RENAME; EMAILID survives COPY and MOVE.
+    conn.login()
+    untagged, tagged = conn.ok("CREATE Projects")
+    mailboxid = re.search(rb"MAILBOXID \((\S+)\)", tagged).group(1)
+    conn.ok("RENAME Projects Archive")
+    untagged, _ = conn.ok("STATUS Archive (MAILBOXID)")
+    assert untagged == [b"* STATUS Archive (MAILBOXID (%s))\r\n" % mailboxid]
+    conn.ok("SELECT INBOX")
+    untagged, _ = conn.ok("FETCH 1:2 EMAILID")
+    ids = [re.search(rb"EMAILID \((\S+)\)", l).group(1) for l in untagged]
+    assert ids[0] != ids[1]
+    conn.ok("COPY 1 Archive")
+    conn.ok("MOVE 2 Archive")
+    conn.ok("SELECT Archive")
+    untagged, _ = conn.ok("FETCH 1:2 EMAILID")
+    assert [re.search(rb"EMAILID \((\S+)\)", l).group(1) for l in untagged] == ids
