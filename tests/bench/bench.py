@@ -456,12 +456,17 @@ def table(scenario, runs):
             vals[name] = statistics.median(xs) if xs else None
         p, d = vals["pymap"], vals["Dovecot"]
         ratio = "-" if p is None or d is None or d == 0 else "%.2f" % (p / d)
+        bad = {n: any(r["errors"] for r in runs.get(n, [])) for n in ("pymap", "Dovecot")}
         arrow = "" if higher is None else (" (higher is better)" if higher
                                            else " (lower is better)")
-        rows.append((label + arrow, fmt(p), fmt(d), ratio))
+        rows.append((label + arrow, fmt(p) + ("!" if bad["pymap"] else ""),
+                     fmt(d) + ("!" if bad["Dovecot"] else ""), ratio))
     w = max(len(r[0]) for r in rows)
     out = ["%-*s %12s %12s %7s" % (w, scenario, "pymap", "Dovecot", "ratio")]
     out += ["%-*s %12s %12s %7s" % (w, *r) for r in rows]
+    if any("!" in r[1] + r[2] for r in rows):
+        out.append("! = that server gave wrong or failed answers in this scenario: "
+                   "its figures are not valid")
     return "\n".join(out)
 
 
@@ -546,7 +551,7 @@ def main():
             dov = Dovecot(tmp, src, clients, hashed)
             servers.append(dov)
             if "idle-fleet" in scenarios:
-                restore_inotify = raise_inotify(p["idle"] + 1000)
+                restore_inotify = raise_inotify(3 * p["idle"] + 1000)
         header(args, p, servers, restore_inotify)
         for s in servers:
             s.start()
