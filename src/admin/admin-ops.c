@@ -98,6 +98,9 @@ static const char *health_backend(struct admin_context *ctx)
 		return "SERVING";   /* in the imap worker's memory: up while it is */
 	if (ctx->store == NULL)
 		return "NOT_SERVING";
+	struct store_error error;
+	if (store_check(ctx->store, &error) < 0)
+		return "NOT_SERVING";
 	if (strcmp(ctx->backend, "maildir") == 0) {
 		const json_t *md = json_object_get(ctx->config, "maildir");
 		const char *dir = json_string_value(json_object_get(md, "base_dir"));
@@ -119,14 +122,25 @@ static const char *health_auth(struct admin_context *ctx)
 	return "SERVING";
 }
 
+/* SERVING while an imap worker is connected to us and reporting (admin-workers.c);
+ * UNKNOWN before the first report (just after start) or when none is connected. */
+static const char *health_workers(void)
+{
+	json_t *stats = admin_workers_stats();
+	bool any = json_array_size(json_object_get(stats, "workers")) > 0;
+	json_decref(stats);
+	return any ? "SERVING" : "UNKNOWN";
+}
+
 static int op_health(struct admin_context *ctx, const struct admin_caller *caller,
 		     const json_t *request, int fd, json_t *reply, struct admin_error *err)
 {
 	(void)caller; (void)fd;
 	const char *service = req_str(request, "service");
 	const char *backend = health_backend(ctx), *auth = health_auth(ctx);
+	const char *workers = health_workers();
 	json_t *services = json_pack("{s:s, s:s, s:s}", "pymap.backend", backend, "auth", auth,
-				     "workers", "UNKNOWN");
+				     "workers", workers);
 	bool all = strcmp(backend, "SERVING") == 0 && strcmp(auth, "SERVING") == 0;
 	json_object_set_new(services, "", json_string(all ? "SERVING" : "NOT_SERVING"));
 	const char *status = json_string_value(json_object_get(services,

@@ -311,3 +311,23 @@ def test_admin_users_and_delivery(pymap_server, redis, tmp_path):
     assert lda(sock, "nobody", input=b"x\r\n").returncode == 67
     ctl(sock, "delete-user", "bob", check=0)
     ctl(sock, "get-user", "bob", check=1)
+
+
+def test_health_follows_redis(pymap_server, redis, tmp_path):
+    """pymapctl check: NOT_SERVING while Redis is down, SERVING again after."""
+    from adminutil import ctl
+    sock = str(tmp_path / "admin.sock")
+    pymap_server(["redis", "--address", redis.url], env={"PYMAP_ADMIN_SOCKET": sock})
+    p = ctl(sock, "check", "pymap.backend", check=0)
+    assert p.stdout.startswith(b"SERVING")
+    redis.stop()
+    p = ctl(sock, "check", "pymap.backend")
+    assert p.returncode == 1 and b"NOT_SERVING" in p.stdout + p.stderr, p
+    redis.start()
+    deadline = time.monotonic() + 15
+    while True:
+        p = ctl(sock, "check", "pymap.backend")
+        if p.stdout.startswith(b"SERVING"):
+            break
+        assert time.monotonic() < deadline, (p.stdout, p.stderr)
+        time.sleep(0.3)

@@ -9,6 +9,8 @@ struct store_vfuncs {
 	int (*create)(const json_t *config, struct ioloop *loop, struct store **store_r,
 		      const char **error_r);
 	void (*destroy)(struct store *store);
+	/* Optional: NULL means always usable. */
+	int (*check)(struct store *store, struct store_error *error_r);
 
 	int (*user_open)(struct store *store, const char *username, const json_t *params,
 			 struct store_user **user_r, struct store_error *error_r);

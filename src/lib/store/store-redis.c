@@ -46,6 +46,24 @@ static int redis_create(const json_t *config, struct ioloop *loop, struct store 
 	return 0;
 }
 
+/* Health: Redis answers PING within the command timeout. */
+static int redis_check(struct store *_store, struct store_error *error_r)
+{
+	struct redis_store *store = (struct redis_store *)_store;
+	redisReply *reply;
+	if (redis_conn_command(store->conn, &reply, "PING") < 0) {
+		store_error_set(error_r, STORE_ERR_UNAVAILABLE, "Redis is unreachable.");
+		return -1;
+	}
+	bool ok = reply->type == REDIS_REPLY_STATUS;
+	freeReplyObject(reply);
+	if (!ok) {
+		store_error_set(error_r, STORE_ERR_UNAVAILABLE, "Redis refused PING.");
+		return -1;
+	}
+	return 0;
+}
+
 static void redis_destroy(struct store *_store)
 {
 	struct redis_store *store = REDIS_STORE(_store);
@@ -493,6 +511,7 @@ const struct store_vfuncs store_redis_vfuncs = {
 	.name = "redis",
 	.create = redis_create,
 	.destroy = redis_destroy,
+	.check = redis_check,
 	.user_open = redis_user_open,
 	.user_close = redis_user_close,
 	.list = redis_list,

@@ -44,6 +44,11 @@ void store_destroy(struct store **_store)
 
 const char *store_backend_name(const struct store *store) { return store->v->name; }
 
+int store_check(struct store *store, struct store_error *error_r)
+{
+	return store->v->check == NULL ? 0 : store->v->check(store, error_r);
+}
+
 int store_user_open(struct store *store, const char *username, const json_t *params,
 		    struct store_user **user_r, struct store_error *error_r)
 {

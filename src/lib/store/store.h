@@ -166,6 +166,9 @@ int store_create(const json_t *config, struct ioloop *loop, struct store **store
 		 const char **error_r);
 void store_destroy(struct store **store);
 const char *store_backend_name(const struct store *store);
+/* Is the backend usable right now (health checks: Redis answers, the base directory
+ * is there)? 0, or -1 with error_r saying why. */
+int store_check(struct store *store, struct store_error *error_r);
 
 /* Open the mail of an authenticated user. params are from the auth reply
  * (mailbox_path, ...); borrowed. */
