@@ -69,6 +69,10 @@ struct client {
 	size_t out_content_pos, out_content_end;
 
 	struct imap_parser *parser;
+#define CLIENT_MAX_SPOOL_FILES 64
+	int spool_fds[CLIENT_MAX_SPOOL_FILES]; /* APPEND literals of the current command */
+	unsigned int spool_count;
+	bool literal_too_big;                  /* the rejected literal was over a limit */
 	struct client_command *command;        /* running command, or NULL */
 	enum client_state state;
 	unsigned int bad_count;

@@ -28,13 +28,6 @@ static const struct command_def *const command_tables[] = {
 	cmd_search_defs,
 };
 
-/* Spool files for the command being parsed (APPEND literals), closed after it. */
-struct spool_fds {
-	int fds[64];
-	unsigned int count;
-};
-static struct spool_fds spool;
-static bool literal_too_big;
 
 static const struct command_def *command_find(const char *name)
 {
@@ -119,11 +112,12 @@ char *command_get_mailbox(struct client_command *cmd, const struct imap_arg *arg
 
 /* ---- running ---- */
 
-static void spool_close_all(void)
+/* The spool files of the client's current command (APPEND literals). */
+static void spool_close_all(struct client *client)
 {
-	for (unsigned int i = 0; i < spool.count; i++)
-		close(spool.fds[i]);
-	spool.count = 0;
+	for (unsigned int i = 0; i < client->spool_count; i++)
+		close(client->spool_fds[i]);
+	client->spool_count = 0;
 }
 
 static void command_free(struct client_command **_cmd)
@@ -185,7 +179,7 @@ static void command_finish(struct client_command *cmd)
 	client_sendf(client, "%s %s\r\n", cmd->tag, cmd->reply);
 	bool bad = cmd->reply_is_bad;
 	command_free(&cmd);
-	spool_close_all();
+	spool_close_all(client);
 	/* Either of these may end the client. */
 	command_count_bad(client, bad);
 	if (client->destroyed)
@@ -206,10 +200,11 @@ static int command_step(struct client_command *cmd, bool (*step)(struct client_c
 	cmd->running = false;
 	if (!cmd->aborted)
 		return done ? 1 : 0;
+	struct client *client = cmd->client;
 	if (cmd->cancel != NULL)
 		cmd->cancel(cmd);
 	command_free(&cmd);
-	spool_close_all();
+	spool_close_all(client);
 	return -1;
 }
 
@@ -295,14 +290,14 @@ static void command_parse_error(struct client *client)
 	const char *error = imap_parser_get_error(client->parser, &fatal);
 	const char *tag = imap_parser_get_tag(client->parser);
 
-	spool_close_all();
+	spool_close_all(client);
 	if (fatal) {
 		log_info("session=%s: %s", client->session_id, error);
 		client_disconnect(client, error);
 		return;
 	}
-	if (literal_too_big) {
-		literal_too_big = false;
+	if (client->literal_too_big) {
+		client->literal_too_big = false;
 		client_sendf(client, "%s NO [TOOBIG] Literal too big.\r\n", tag != NULL ? tag : "*");
 		command_count_bad(client, false);
 		return;
@@ -333,21 +328,21 @@ static void command_literal(struct client *client)
 
 	if (lit->size > limit) {
 		/* RFC 7889: refuse before the data is sent (sync) or drain it (non-sync). */
-		literal_too_big = true;
+		client->literal_too_big = true;
 		imap_parser_literal_reject(client->parser);
 		return;
 	}
 	if (append && lit->size > COMMAND_MAX_MEMORY_APPEND_BYTES &&
-	    spool.count < sizeof(spool.fds) / sizeof(spool.fds[0])) {
+	    client->spool_count < CLIENT_MAX_SPOOL_FILES) {
 		int fd = spool_open();
 		if (fd < 0) {
 			imap_parser_literal_reject(client->parser);
 			return;
 		}
-		spool.fds[spool.count++] = fd;
+		client->spool_fds[client->spool_count++] = fd;
 		imap_parser_literal_accept_fd(client->parser, fd);
 	} else if (imap_parser_literal_accept(client->parser) < 0) {
-		literal_too_big = true;
+		client->literal_too_big = true;
 		imap_parser_literal_reject(client->parser);
 		return;
 	}
@@ -376,7 +371,7 @@ static bool command_line_input(struct client *client)
 		if (cmd->cancel != NULL)
 			cmd->cancel(cmd);
 		command_free(&cmd);
-		spool_close_all();
+		spool_close_all(client);
 		return false;
 	}
 	if (done)
@@ -428,8 +423,10 @@ void commands_resume(struct client *client)
 void commands_abort(struct client *client)
 {
 	struct client_command *cmd = client->command;
-	if (cmd == NULL)
+	if (cmd == NULL) {
+		spool_close_all(client);  /* a literal may be arriving without a command */
 		return;
+	}
 	client->command = NULL;
 	if (cmd->running) {
 		/* Freed by command_step() once the running step returns. */
@@ -439,7 +436,7 @@ void commands_abort(struct client *client)
 	if (cmd->cancel != NULL)
 		cmd->cancel(cmd);
 	command_free(&cmd);
-	spool_close_all();
+	spool_close_all(client);
 }
 
 void commands_client_destroyed(struct client *client)

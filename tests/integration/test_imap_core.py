@@ -461,3 +461,28 @@ def test_object_ids_stable(conn):
     conn.ok("SELECT Archive")
     untagged, _ = conn.ok("FETCH 1:2 EMAILID")
     assert [re.search(rb"EMAILID \((\S+)\)", l).group(1) for l in untagged] == ids
+
+
+def test_concurrent_large_appends_keep_their_spool_files(server):
+    # Literals over 256 KiB are spooled to a file per client: one client finishing a
+    # command must not close another client's spool file mid-literal.
+    a, b = RawImap(server.port), RawImap(server.port)
+    a.login(); b.login()
+    big_a = b"Subject: a\r\n\r\n" + b"A" * (600 * 1024) + b"\r\n"
+    big_b = b"Subject: b\r\n\r\n" + b"B" * (600 * 1024) + b"\r\n"
+    a.send(b"a1 APPEND INBOX {%d+}\r\n" % len(big_a) + big_a[:300 * 1024])
+    b.send(b"b1 APPEND INBOX {%d+}\r\n" % len(big_b) + big_b + b"\r\n")
+    untagged, tagged = b.read_until_tagged("b1")
+    assert tagged.startswith(b"b1 OK [APPENDUID"), tagged
+    b.ok("NOOP")
+    a.send(big_a[300 * 1024:] + b"\r\n")
+    untagged, tagged = a.read_until_tagged("a1")
+    assert tagged.startswith(b"a1 OK [APPENDUID"), tagged
+    a.ok("SELECT INBOX")
+    untagged, _ = a.ok("FETCH 5:6 RFC822.SIZE")
+    assert sorted(int(re.search(rb"RFC822.SIZE (\d+)", l).group(1)) for l in untagged) == \
+        sorted([len(big_a), len(big_b)])
+    untagged, _ = a.ok("UID FETCH 5:6 BODY.PEEK[]")
+    bodies = {re.search(rb"Subject: (\w)", l).group(1): l for l in untagged}
+    assert big_a in bodies[b"a"] and big_b in bodies[b"b"]
+    a.close(); b.close()
