@@ -137,5 +137,49 @@ static void test_parts_of_corpus(void)
 	free(msg);
 }
 
+static void check_part(const struct mime_tree *tree, const unsigned char *msg, size_t len,
+		       const struct mime_part *part, const char *expect, size_t expect_len)
+{
+	struct buffer out;
+	uint64_t size = 0;
+	buffer_init(&out, 0);
+	TEST_ASSERT_INT_EQ(mime_decode_part(tree, msg, len, part, &out), MIME_DECODE_OK);
+	TEST_ASSERT_MEM_EQ(buffer_data(&out), buffer_len(&out), expect, expect_len);
+	TEST_ASSERT_INT_EQ(mime_decode_part_size(tree, msg, len, part, &size), MIME_DECODE_OK);
+	TEST_ASSERT_UINT_EQ(size, expect_len);
+	buffer_deinit(&out);
+}
+
+/* RFC 3516 6: BINARY sends textual sections with CRLF line ends whatever the stored
+ * form. bare-lf.eml part 1 is "one" LF "two" (the LF before "--b--" belongs to the
+ * boundary, RFC 2046 5.1.1): BINARY[1] is "one" CRLF "two", 8 octets. */
+static void test_text_parts_get_crlf(void)
+{
+	size_t len;
+	unsigned char *msg = mime_test_read("bare-lf.eml", &len);
+	struct mime_tree *tree = mime_parse(msg, len);
+	check_part(tree, msg, len, mime_tree_child(tree, mime_tree_root(tree), 1),
+		   "one\r\ntwo", 8);
+	mime_tree_destroy(&tree);
+	free(msg);
+
+	/* A quoted-printable text part (default type) with a bare LF and a CRLF; an
+	 * application part and a base64 text part whose data keeps its bare LFs. */
+	static const char m[] =
+		"Content-Type: multipart/mixed; boundary=x\n\n"
+		"--x\nContent-Transfer-Encoding: quoted-printable\n\na=3D\nb\r\nc\n"
+		"--x\nContent-Type: application/octet-stream\n\np\nq\n"
+		"--x\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\nYQpi\n"
+		"--x--\n";
+	const unsigned char *um = (const unsigned char *)m;
+	tree = mime_parse(um, sizeof(m) - 1);
+	const struct mime_part *root = mime_tree_root(tree);
+	check_part(tree, um, sizeof(m) - 1, mime_tree_child(tree, root, 1), "a=\r\nb\r\nc", 8);
+	check_part(tree, um, sizeof(m) - 1, mime_tree_child(tree, root, 2), "p\nq", 3);
+	check_part(tree, um, sizeof(m) - 1, mime_tree_child(tree, root, 3), "a\nb", 3);
+	mime_tree_destroy(&tree);
+}
+
 TEST_MAIN(TEST(test_base64_vectors), TEST(test_base64_lenient), TEST(test_qp),
-	  TEST(test_identity_and_names), TEST(test_bounded_output), TEST(test_parts_of_corpus))
+	  TEST(test_identity_and_names), TEST(test_bounded_output), TEST(test_parts_of_corpus),
+	  TEST(test_text_parts_get_crlf))

@@ -1,6 +1,7 @@
 /* Transfer-encoding decoders: see mime-decode.h. */
 #include "mime-decode.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -239,22 +240,71 @@ static enum mime_cte part_cte(const struct mime_tree *tree, const struct mime_pa
 	return mime_decode_cte(mime_tree_str(tree, part->fields[MIME_FIELD_ENCODING]));
 }
 
+/* RFC 3516 6: a textual, line-oriented section goes out with CRLF line ends whatever
+ * the stored form. True for text parts in an encoding whose line breaks are textual
+ * (7bit, 8bit, quoted-printable); "binary" and base64 data is left as decoded. */
+static bool part_wants_crlf(const struct mime_part *part, enum mime_cte cte)
+{
+	return (part->flags & MIME_PART_FLAG_TEXT) != 0 &&
+	       (cte == MIME_CTE_7BIT || cte == MIME_CTE_8BIT || cte == MIME_CTE_QP);
+}
+
+/* Append data, each LF not preceded by CR (*prev_cr carries the last byte's state
+ * across calls) written as CRLF. 0, or -1 when out is full. */
+static int append_crlf(const unsigned char *data, size_t len, bool *prev_cr,
+		       struct buffer *out)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\n' && !(i > 0 ? data[i - 1] == '\r' : *prev_cr)) {
+			if (buffer_append(out, data + start, i - start) < 0 ||
+			    buffer_append_c(out, '\r') < 0)
+				return -1;
+			start = i;
+		}
+	}
+	if (len > 0)
+		*prev_cr = data[len - 1] == '\r';
+	return buffer_append(out, data + start, len - start);
+}
+
+/* Bare LFs in data (an LF not preceded by CR), with *prev_cr as in append_crlf(). */
+static uint64_t count_bare_lf(const unsigned char *data, size_t len, bool *prev_cr)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\n' && !(i > 0 ? data[i - 1] == '\r' : *prev_cr))
+			n++;
+	}
+	if (len > 0)
+		*prev_cr = data[len - 1] == '\r';
+	return n;
+}
+
 enum mime_decode_result mime_decode_part(const struct mime_tree *tree, const void *msg,
 					 size_t msg_len, const struct mime_part *part,
 					 struct buffer *out)
 {
 	enum mime_cte cte = part_cte(tree, part);
 	struct mime_decoder dec;
+	struct buffer tmp;
+	bool prev_cr = false;
+	int ret;
 	if (cte == MIME_CTE_UNKNOWN)
 		return MIME_DECODE_UNKNOWN_CTE;
 	if (part->body_end > msg_len || part->body_start > part->body_end)
 		return MIME_DECODE_OK;
+	bool crlf = part_wants_crlf(part, cte);
+	buffer_init(&tmp, 0);
 	mime_decoder_init(&dec, cte);
-	if (mime_decoder_feed(&dec, (const unsigned char *)msg + part->body_start,
-			      part->body_end - part->body_start, out) < 0 ||
-	    mime_decoder_finish(&dec, out) < 0)
-		return MIME_DECODE_TOO_BIG;
-	return MIME_DECODE_OK;
+	ret = mime_decoder_feed(&dec, (const unsigned char *)msg + part->body_start,
+				part->body_end - part->body_start, crlf ? &tmp : out);
+	if (ret == 0)
+		ret = mime_decoder_finish(&dec, crlf ? &tmp : out);
+	if (ret == 0 && crlf)
+		ret = append_crlf(buffer_data(&tmp), buffer_len(&tmp), &prev_cr, out);
+	buffer_deinit(&tmp);
+	return ret < 0 ? MIME_DECODE_TOO_BIG : MIME_DECODE_OK;
 }
 
 enum mime_decode_result mime_decode_part_size(const struct mime_tree *tree, const void *msg,
@@ -265,20 +315,28 @@ enum mime_decode_result mime_decode_part_size(const struct mime_tree *tree, cons
 	struct mime_decoder dec;
 	struct buffer buf;
 	uint64_t total = 0;
+	bool prev_cr = false;
 	if (cte == MIME_CTE_UNKNOWN)
 		return MIME_DECODE_UNKNOWN_CTE;
+	bool crlf = part_wants_crlf(part, cte);
 	uint64_t pos = part->body_start, end = part->body_end > msg_len ? pos : part->body_end;
 	mime_decoder_init(&dec, cte);
 	buffer_init(&buf, 0);
-	while (pos < end) {
-		size_t n = end - pos > DECODE_CHUNK_BYTES ? DECODE_CHUNK_BYTES : (size_t)(end - pos);
-		mime_decoder_feed(&dec, (const unsigned char *)msg + pos, n, &buf);
+	while (pos <= end) {
+		if (pos < end) {
+			size_t n = end - pos > DECODE_CHUNK_BYTES ? DECODE_CHUNK_BYTES :
+				   (size_t)(end - pos);
+			mime_decoder_feed(&dec, (const unsigned char *)msg + pos, n, &buf);
+			pos += n;
+		} else {
+			mime_decoder_finish(&dec, &buf);
+			pos++;
+		}
 		total += buffer_len(&buf);
+		if (crlf)
+			total += count_bare_lf(buffer_data(&buf), buffer_len(&buf), &prev_cr);
 		buffer_reset(&buf);
-		pos += n;
 	}
-	mime_decoder_finish(&dec, &buf);
-	total += buffer_len(&buf);
 	buffer_deinit(&buf);
 	*size_r = total;
 	return MIME_DECODE_OK;

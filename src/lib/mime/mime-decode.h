@@ -61,11 +61,13 @@ enum mime_decode_result {
 
 /* Append the decoded body of a part of msg (msg_len bytes, the message the tree was
  * parsed from). Multipart and message parts are copied raw (their encoding can only be
- * an identity one). */
+ * an identity one). A text part in 7bit, 8bit or quoted-printable is line-oriented:
+ * its bare LFs come out as CRLF (RFC 3516 6: BINARY sends textual sections with CRLF
+ * whatever the stored form); base64 and "binary" data is returned as decoded. */
 enum mime_decode_result mime_decode_part(const struct mime_tree *tree, const void *msg,
 					 size_t msg_len, const struct mime_part *part,
 					 struct buffer *out);
-/* The decoded size of the part's body, without keeping the data (BINARY.SIZE). */
+/* The size mime_decode_part() would append, without keeping the data (BINARY.SIZE). */
 enum mime_decode_result mime_decode_part_size(const struct mime_tree *tree, const void *msg,
 					      size_t msg_len, const struct mime_part *part,
 					      uint64_t *size_r);
