@@ -151,11 +151,12 @@ unit: all
 integration: all
 	PYMAP_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
-bench: all
-	sh tests/bench/run
+# BENCH_ARGS: e.g. --backend dict|maildir, --only login,mixed (tests/bench/run --help)
+bench: deps all
+	sh tests/bench/run $(BENCH_ARGS)
 
-bench-quick: all
-	sh tests/bench/run --quick
+bench-quick: deps all
+	sh tests/bench/run --quick $(BENCH_ARGS)
 
 # libFuzzer targets (clang): tests/fuzz/fuzz-*.c, each linked with libpymap's sources,
 # run for FUZZ_SECONDS each on the corpus under tests/data when there is one.
