@@ -180,3 +180,85 @@ def test_sigkill_during_large_appends(tmp_path, pymap_server):
     for sub in ("new", "cur"):
         for name in os.listdir(base / "demouser" / sub):
             assert os.path.getsize(base / "demouser" / sub / name) in {len(m) for m in acked.values()}
+
+
+MIME_MSG = (b"From: Ann <ann@example.org>\r\nTo: bob@example.org\r\nSubject: first\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+            b"--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+            b"--b1\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b1--\r\n")
+PLAIN_MSG = b"From: c@example.org\r\nSubject: second\r\n\r\nplain body\r\n"
+
+
+def fetch_structure(c, seqs="1:*"):
+    typ, data = c.fetch(seqs, "(ENVELOPE BODYSTRUCTURE)")
+    assert typ == "OK", data
+    return [item if isinstance(item, bytes) else b"".join(
+        part if isinstance(part, bytes) else b"".join(part) for part in item)
+        for item in data if item is not None and item != b")"]
+
+
+def message_file(root, index):
+    """Path of the index-th message file by base name (= UID order for APPENDs)."""
+    files = [root / d / n for d in ("cur", "new") for n in os.listdir(root / d)]
+    return sorted(files, key=lambda p: p.name)[index]
+
+
+def test_mime_cache_serves_fetch_without_reparsing(tmp_path, pymap_server):
+    """After one FETCH, ENVELOPE/BODYSTRUCTURE come from pymap-mime: a message file
+    rewritten in place with the same size (something maildir never does) still shows
+    its old envelope, while BODY[...] reads the new bytes. A file of another size, or a
+    damaged cache file, is parsed again."""
+    base = make_base(tmp_path)
+    root = base / "demouser"
+    s = pymap_server(["maildir", str(base)])
+    c = connect(s)
+    assert c.append("INBOX", None, None, MIME_MSG)[0] == "OK"
+    assert c.append("INBOX", None, None, PLAIN_MSG)[0] == "OK"
+    select_info(c, "INBOX")
+    first = fetch_structure(c)
+    assert b'"first"' in first[0] and b'"second"' in first[1]
+    assert b'("text" "plain"' in first[0] and b'"application" "octet-stream"' in first[0]
+    c.logout()
+    cache = root / "pymap-mime"
+    assert cache.read_bytes()[:8] == b"PYMAPMC1"
+
+    # same size, same name, new content: served from the cache
+    path = message_file(root, 0)
+    changed = MIME_MSG.replace(b"Subject: first", b"Subject: FIRST")
+    with open(path, "r+b") as f:
+        f.write(changed)
+    c = connect(s)
+    select_info(c, "INBOX")
+    assert fetch_structure(c) == first
+    typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert data[0][1] == b"Subject: FIRST\r\n\r\n"
+
+    # another size: the record no longer matches, the message is parsed again
+    longer = MIME_MSG.replace(b"Subject: first", b"Subject: rewritten")
+    with open(path, "wb") as f:
+        f.write(longer)
+    again = fetch_structure(c)
+    assert b'"rewritten"' in again[0] and again[1] == first[1]
+    c.logout()
+
+    # a torn / corrupt cache file is never trusted: detected and rebuilt
+    data = bytearray(cache.read_bytes())
+    for i in range(20, len(data), 7):
+        data[i] ^= 0x5a
+    cache.write_bytes(bytes(data[:len(data) - 3]))
+    c = connect(s)
+    select_info(c, "INBOX")
+    assert fetch_structure(c) == again
+    assert fetch_structure(c) == again
+    c.logout()
+    assert cache.read_bytes()[:8] == b"PYMAPMC1"
+
+    # a cache of another UIDVALIDITY (the folder was recreated) is replaced
+    data = bytearray(cache.read_bytes())
+    data[8] ^= 1
+    cache.write_bytes(bytes(data))
+    c = connect(s)
+    select_info(c, "INBOX")
+    assert fetch_structure(c) == again
+    c.logout()

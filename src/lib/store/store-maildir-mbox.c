@@ -1,9 +1,11 @@
 /* Open maildir folders (store-maildir.h): snapshots and change lists from the folder
  * state, \Recent claims, flag changes by renaming files, expunge by unlinking, and
- * message content mapped from the file. */
+ * message content mapped from the file with its MIME parse from the folder's cache
+ * (maildir-mime.c). */
 #include "store-maildir.h"
 #include "alloc.h"
 #include "log.h"
+#include "mime/mime-tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,11 @@ struct maildir_content {
 	void *map;
 	size_t map_size;
 	void (*free_parsed)(void *parsed);
+	/* where set_parsed stores a new parse: the cache and the message's key */
+	struct maildir_mime *mime;
+	uint32_t uid;
+	char *base_name;
+	bool cached;                 /* parsed came from (or went to) the cache */
 };
 
 int maildir_mailbox_open(struct store_user *user, const char *name, bool readonly,
@@ -295,10 +302,13 @@ static void content_release(struct store_content *_content)
 		munmap(content->map, content->map_size);
 	if (content->free_parsed != NULL)
 		content->free_parsed(content->base.parsed);
+	maildir_mime_unref(&content->mime);
+	free(content->base_name);
 	free(content);
 }
 
-static int open_message(struct maildir_mbox *mb, uint32_t uid, int *fd_r,
+/* Open the message file; *idx_r is its index in the (possibly rescanned) state. */
+static int open_message(struct maildir_mbox *mb, uint32_t uid, int *fd_r, int *idx_r,
 			struct store_error *error_r)
 {
 	for (unsigned int attempt = 0; attempt < 2; attempt++) {
@@ -310,6 +320,7 @@ static int open_message(struct maildir_mbox *mb, uint32_t uid, int *fd_r,
 		free(path);
 		if (fd >= 0) {
 			*fd_r = fd;
+			*idx_r = idx;
 			return 0;
 		}
 		if (errno != ENOENT) {
@@ -325,13 +336,64 @@ static int open_message(struct maildir_mbox *mb, uint32_t uid, int *fd_r,
 	return -1;
 }
 
+static void free_tree(void *parsed)
+{
+	struct mime_tree *tree = parsed;
+	mime_tree_destroy(&tree);
+}
+
+/* Compaction of the MIME cache keeps the records of messages still in the folder. */
+static bool mime_record_live(void *context, const struct maildir_mime_key *key)
+{
+	const struct maildir_mbox *mb = context;
+	int idx = maildir_state_find(&mb->state, key->uid);
+	if (idx < 0)
+		return false;
+	const struct maildir_msg *msg = &mb->state.msgs[idx];
+	size_t len = maildir_filename_base_len(msg->name, mb->user->colon);
+	return len == key->base_len && memcmp(msg->name, key->base, len) == 0;
+}
+
+static struct maildir_mime *mbox_mime(struct maildir_mbox *mb)
+{
+	if (mb->mime != NULL && maildir_mime_uidvalidity(mb->mime) != mb->state.uidvalidity) {
+		maildir_mime_detach(mb->mime);
+		maildir_mime_unref(&mb->mime);
+	}
+	if (mb->mime == NULL)
+		mb->mime = maildir_mime_create(mb->path, mb->state.uidvalidity, mime_record_live, mb);
+	return mb->mime;
+}
+
+/* The cached parse of the message, when there is a valid one. */
+static void content_load_parsed(struct maildir_mbox *mb, struct maildir_content *content,
+				const struct maildir_msg *msg)
+{
+	struct maildir_mime_key key;
+	struct mime_tree *tree;
+	content->mime = mbox_mime(mb);
+	maildir_mime_ref(content->mime);
+	content->uid = msg->meta.uid;
+	content->base_name = i_strndup(msg->name, maildir_filename_base_len(msg->name,
+									    mb->user->colon));
+	key.uid = content->uid;
+	key.base = content->base_name;
+	key.base_len = strlen(content->base_name);
+	key.size = content->base.size;
+	if (maildir_mime_lookup(content->mime, &key, &tree) > 0) {
+		content->base.parsed = tree;
+		content->free_parsed = free_tree;
+		content->cached = true;
+	}
+}
+
 int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
 			struct store_content **content_r, struct store_error *error_r)
 {
 	struct maildir_mbox *mb = MB(mbox);
 	struct stat st;
-	int fd;
-	if (open_message(mb, uid, &fd, error_r) < 0)
+	int fd, idx;
+	if (open_message(mb, uid, &fd, &idx, error_r) < 0)
 		return -1;
 	if (fstat(fd, &st) < 0) {
 		maildir_set_errno_error(error_r, "fstat message");
@@ -354,6 +416,7 @@ int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
 	content->base.size = content->map_size;
 	content->base.backend = &store_maildir_vfuncs;
 	content->base.release = content_release;
+	content_load_parsed(mb, content, &mb->state.msgs[idx]);
 	*content_r = &content->base;
 	return 0;
 }
@@ -366,4 +429,13 @@ void maildir_set_parsed(struct store_content *_content, void *parsed,
 		content->free_parsed(content->base.parsed);
 	content->base.parsed = parsed;
 	content->free_parsed = free_parsed;
+	/* a fresh parse (the IMAP layer's struct mime_tree): keep it for next time */
+	if (parsed != NULL && !content->cached && content->mime != NULL) {
+		struct maildir_mime_key key = {
+			content->uid, content->base_name, strlen(content->base_name),
+			content->base.size
+		};
+		(void)maildir_mime_store(content->mime, &key, parsed);
+		content->cached = true;
+	}
 }

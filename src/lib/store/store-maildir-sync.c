@@ -121,6 +121,11 @@ int maildir_mbox_init(struct maildir_mbox *mb, struct maildir_user *user, const 
 
 void maildir_mbox_deinit(struct maildir_mbox *mb)
 {
+	if (mb->mime != NULL) {
+		/* contents still out keep the handle, but not its pointer to us */
+		maildir_mime_detach(mb->mime);
+		maildir_mime_unref(&mb->mime);
+	}
 	maildir_lock_release(&mb->lock);
 	maildir_uidlist_free(&mb->uidlist);
 	maildir_state_clear(&mb->state);

@@ -6,11 +6,13 @@
  *   store-maildir-mbox.c    open folders: snapshot, changes, recent, flags, expunge,
  *                           content
  *   store-maildir-save.c    append and copy/move: tmp/ -> new/|cur/, crash safe
+ *   maildir-mime.c          the per-folder MIME parse cache (pymap-mime)
  *   maildir-watch.c         inotify change feed
  * Only store.c (through store_maildir_vfuncs) calls into the backend from outside. */
 #include "store-private.h"
 #include "maildir-index.h"
 #include "maildir-names.h"
+#include "maildir-mime.h"
 
 struct maildir_lock;
 
@@ -46,6 +48,7 @@ struct maildir_mbox {
 	 * only when something differs */
 	struct maildir_state lock_sig;   /* header fields only, no arrays */
 	bool index_stale;                /* the index file is missing or unreadable */
+	struct maildir_mime *mime;       /* the MIME parse cache, opened on first use */
 };
 
 struct maildir_mailbox {
