@@ -225,18 +225,34 @@ static void apply_partial(const struct fetch_item *item, struct buffer *line,
 
 /* Send line so far, then a literal of data (copied) or of a content range (by
  * reference). */
-static void send_literal(struct client *client, struct buffer *line, bool literal8,
+/* Send line so far, then a literal of data (copied) or of a content range (by
+ * reference). A {n} literal may not hold NUL (RFC 3501 9, CHAR8): outside BINARY a NUL
+ * is sent as 0x80, as Dovecot does; BINARY uses ~{n} only when the data has a NUL
+ * (RFC 3516 4.3). */
+static void send_literal(struct client *client, struct buffer *line, bool binary,
 			 const void *data, struct store_content *content, uint64_t start,
 			 uint64_t end)
 {
-	buffer_printf(line, "%s{%llu}\r\n", literal8 ? "~" : "",
-		      (unsigned long long)(end - start));
+	const unsigned char *bytes = content != NULL ? content->data : data;
+	size_t size = end - start;
+	bool has_nul = size > 0 && memchr(bytes + start, '\0', size) != NULL;
+
+	buffer_printf(line, "%s{%zu}\r\n", binary && has_nul ? "~" : "", size);
 	client_send(client, buffer_data(line), buffer_len(line));
 	buffer_reset(line);
-	if (content == NULL)
-		client_send(client, (const char *)data + start, end - start);
-	else
-		client_send_content(client, content, start, end - start);
+	if (has_nul && !binary) {
+		unsigned char *copy = i_memdup(bytes + start, size);
+		for (unsigned char *p = memchr(copy, '\0', size); p != NULL;
+		     p = memchr(p, '\0', size - (size_t)(p - copy)))
+			*p = 0x80;
+		client_send(client, copy, size);
+		free(copy);
+		store_content_release(&content);
+	} else if (content == NULL) {
+		client_send(client, bytes + start, size);
+	} else {
+		client_send_content(client, content, start, size);
+	}
 }
 
 static void send_body_section(struct client *client, struct buffer *line,

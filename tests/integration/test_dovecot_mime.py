@@ -708,22 +708,9 @@ def has_nul_literal(value):
     return isinstance(value, bytes) and b"\0" in value and not getattr(value, "literal8", False)
 
 
-def bug_nul_in_literal(case):
-    """pymap sends message data holding a NUL octet (BODY[...] of nul-bytes.eml, of the
-    "binary" part of encodings.eml) in a {n} literal: RFC 3501 9 (literal = {n} CRLF
-    *CHAR8, CHAR8 = %x01-ff) forbids NUL there. Dovecot sends 0x80 instead of NUL.
-    For the comparison pymap's NULs are read as 0x80."""
-    found = False
-    for item, (status, value) in list(case.p.items()):
-        if has_nul_literal(value):
-            found = True
-            case.p[item] = (status, walk_strings(value, lambda s: s.replace(b"\0", b"\x80")))
-    return found
-
-
-KNOWN_PYMAP_BUGS = [
-    ("nul-in-literal", bug_nul_in_literal),
-]
+# Empty since the worker sends NUL as 0x80 in {n} literals (RFC 3501 9); an entry here
+# is a function(case) -> bool that detects and works around a known worker bug.
+KNOWN_PYMAP_BUGS = []
 
 
 # ---------------------------------------------------------------------------

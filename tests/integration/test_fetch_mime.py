@@ -81,11 +81,27 @@ def test_header_fields(inbox):
 
 def test_binary_decodes_base64(inbox):
     decoded = b"quarter,revenue\nQ1,100\nQ2,120\nQ3,140\nQ4,160\n"
+    # RFC 3516 4.3: without NUL bytes the decoded data is a plain literal. Base64 data
+    # is sent as decoded (as Dovecot does; see doc/mime-differences.md).
     untagged, _ = inbox.ok("FETCH 2 (BINARY.SIZE[2] BINARY.PEEK[2])")
-    assert untagged == [b"* 2 FETCH (BINARY.SIZE[2] %d BINARY[2] ~{%d}\r\n" %
+    assert untagged == [b"* 2 FETCH (BINARY.SIZE[2] %d BINARY[2] {%d}\r\n" %
                         (len(decoded), len(decoded)) + decoded + b")\r\n"]
     untagged, _ = inbox.ok("FETCH 2 BINARY.PEEK[2]<8.7>")
-    assert untagged == [b"* 2 FETCH (BINARY[2]<8> ~{7}\r\n" + decoded[8:15] + b")\r\n"]
+    assert untagged == [b"* 2 FETCH (BINARY[2]<8> {7}\r\n" + decoded[8:15] + b")\r\n"]
+
+
+def test_nul_bytes_never_in_a_plain_literal(pymap_server):
+    # RFC 3501 9: a {n} literal holds CHAR8 (no NUL). BODY[] sends NUL as 0x80; BINARY
+    # uses a ~{n} literal8 for data with NUL (RFC 3516 4.3).
+    server = pymap_server(["dict", "--demo-data"])
+    c = RawImap(server.port)
+    c.login()
+    msg = b"Subject: nul\r\nContent-Transfer-Encoding: binary\r\n\r\na\x00b\r\n"
+    c.ok("APPEND INBOX ~{%d+}\r\n" % len(msg) + msg.decode("latin-1"))
+    c.ok("EXAMINE INBOX")
+    untagged, _ = c.ok("FETCH 5 (BODY.PEEK[TEXT] BINARY.PEEK[1])")
+    assert untagged == [b"* 5 FETCH (BODY[TEXT] {5}\r\na\x80b\r\n BINARY[1] ~{5}\r\na\x00b\r\n)\r\n"]
+    c.close()
 
 
 def test_fetch_macros(inbox):
