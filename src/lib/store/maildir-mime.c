@@ -223,6 +223,11 @@ static uint64_t scan_records(struct maildir_mime *mm, const unsigned char *map, 
 	*garbage_r = false;
 	while (off < size) {
 		long len = record_len(map + off, size - off);
+		/* Bytes below the file size are written ones (the kernel raises the size
+		 * after copying the data), so a bad checksum is damage, not a write still in
+		 * progress: stop there. The end of the file inside a record is not. */
+		if (len > 0 && get(map + off + 24, 4) != record_checksum(map + off, (size_t)len))
+			len = -1;
 		if (len <= 0) {
 			*garbage_r = len < 0;
 			break;
