@@ -459,8 +459,10 @@ static void fetch_set_seen(struct client_command *cmd, struct fetch_context *ctx
 		for (unsigned int i = 0; i < count; i++)
 			imap_seqset_add(ctx->seen_changed, uids[i]);
 		if (store_mailbox_update_flags(view_mailbox(view), uids, count, STORE_FLAGS_ADD,
-					       STORE_FLAG_SEEN, NULL, 0, &error) == 0)
+					       STORE_FLAG_SEEN, NULL, 0, &error) == 0) {
+			view_request_poll(view);
 			view_sync(cmd->client, false, cmd->uid, ctx->seen_changed);
+		}
 	}
 	free(uids);
 }

@@ -172,6 +172,7 @@ static bool cmd_store(struct client_command *cmd)
 			command_store_error(cmd, &error);
 		} else {
 			/* Take in our own change quietly, then report the new flags. */
+			view_request_poll(client->view);
 			view_sync(client, cmd->uid, cmd->uid, quiet);
 			if (!req.silent)
 				store_send_fetch(cmd, seqs, count);

@@ -159,6 +159,9 @@ static void command_finish(struct client_command *cmd)
 
 	command_detach(cmd);
 	if (client->view != NULL && !client->destroyed) {
+		/* Ask the store after every command: notifications (inotify, pub/sub) may
+		 * still be on their way, even for this session's own changes. */
+		view_request_poll(client->view);
 		bool allow_expunge = def == NULL || (def->flags & CMD_DEFER_EXPUNGE) == 0 || cmd->uid;
 		view_sync(client, allow_expunge, cmd->uid, NULL);
 		if (!allow_expunge && client->view != NULL &&
