@@ -179,6 +179,8 @@ static int entry_cmp(const void *p1, const void *p2)
 static void sort_entries(struct maildir_mime *mm)
 {
 	unsigned int keep = 0;
+	if (mm->count == 0)
+		return;
 	qsort(mm->ents, mm->count, sizeof(*mm->ents), entry_cmp);
 	for (unsigned int i = 0; i < mm->count; i++) {
 		if (keep > 0 && mm->ents[keep - 1].uid == mm->ents[i].uid)
