@@ -262,3 +262,32 @@ def test_mime_cache_serves_fetch_without_reparsing(tmp_path, pymap_server):
     select_info(c, "INBOX")
     assert fetch_structure(c) == again
     c.logout()
+
+
+def test_mime_cache_gives_the_same_answers_for_the_corpus(tmp_path, pymap_server):
+    """Every message of tests/data/mail, FETCHed cold (parsed, then cached) and warm
+    (from pymap-mime) in a new session: the same bytes for structure and sections."""
+    corpus = os.path.join(os.path.dirname(__file__), "..", "data", "mail")
+    base = make_base(tmp_path)
+    root = base / "demouser"
+    for d in ("cur", "new", "tmp"):
+        (root / d).mkdir(parents=True)
+    names = sorted(n for n in os.listdir(corpus) if n.endswith(".eml"))
+    for i, name in enumerate(names):
+        with open(os.path.join(corpus, name), "rb") as f:
+            (root / "cur" / ("170000%04d.M%dP1.test:2,S" % (i, i))).write_bytes(f.read())
+    chown_tree(base)
+    s = pymap_server(["maildir", str(base)])
+    items = "(ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[TEXT])"
+    answers = []
+    for _ in range(2):
+        c = connect(s)
+        select_info(c, "INBOX")
+        typ, data = c.fetch("1:*", items)
+        assert typ == "OK"
+        answers.append(data)
+        c.logout()
+    assert len([d for d in answers[0] if d != b")"]) >= len(names)
+    assert answers[1] == answers[0]
+    raw = (root / "pymap-mime").read_bytes()
+    assert raw[:8] == b"PYMAPMC1" and raw.count(b"PMR1") >= len(names)
