@@ -331,3 +331,85 @@ def test_health_follows_redis(pymap_server, redis, tmp_path):
             break
         assert time.monotonic() < deadline, (p.stdout, p.stderr)
         time.sleep(0.3)
+
+
+def threadids(conn, command):
+    untagged, _ = conn.ok(command)
+    return [re.search(rb"THREADID \((T[0-9a-f]{32})\)", l).group(1).decode()
+            for l in untagged if b"THREADID" in l]
+
+
+def test_threadid_links_replies(imap, redis):
+    """RFC 8474 THREADID as the dict backend's test_threadid_links_replies: a reply
+    joins the thread of the message it names in In-Reply-To/References, a message
+    named by an earlier reply joins that reply's thread, COPY keeps it, and the
+    index is the user's threads hash in Redis (shared by every pymap machine)."""
+    lunch = (b"Subject: Lunch\r\nMessage-ID: <lunch-1@example.org>\r\n\r\nNoon?\r\n")
+    other = (b"Subject: Other\r\nMessage-ID: <other@example.org>\r\n\r\nHi.\r\n")
+    reply = (b"Subject: Re: Lunch\r\nMessage-ID: <lunch-reply@example.com>\r\n"
+             b"In-Reply-To: <lunch-1@example.org>\r\n\r\nYes.\r\n")
+    imap.ok("CREATE Sent")
+    append(imap, "INBOX", lunch)
+    append(imap, "INBOX", other)
+    append(imap, "Sent", reply)
+    imap.ok("EXAMINE INBOX")
+    ids = threadids(imap, "FETCH 1:2 THREADID")
+    assert len(ids) == 2 and ids[0] != ids[1]
+    imap.ok("EXAMINE Sent")
+    assert threadids(imap, "FETCH 1 THREADID") == [ids[0]]
+    untagged, _ = imap.ok("SEARCH THREADID " + ids[0])
+    assert untagged[0].split()[2:] == [b"1"]
+    # A reply to the reply (References, folded over two lines) joins too.
+    later = (b"Subject: Re: Re: Lunch\r\nReferences: <lunch-1@example.org>\r\n"
+             b" <lunch-reply@example.com>\r\n\r\nOk.\r\n")
+    _, tagged = append(imap, "Sent", later)
+    imap.ok("EXAMINE Sent")
+    assert threadids(imap, "UID FETCH 2 THREADID") == [ids[0]]
+    # COPY keeps the THREADID (and the EMAILID).
+    _, tagged = imap.ok("UID COPY 2 INBOX")
+    assert b"COPYUID" in tagged
+    imap.ok("EXAMINE INBOX")
+    assert threadids(imap, "UID FETCH 3 THREADID") == [ids[0]]
+    # A reply that arrives before its parent: the parent, named by the reply's
+    # References, joins the reply's thread.
+    early = (b"Subject: Re: Plan\r\nMessage-ID: <plan-2@example.org>\r\n"
+             b"References: <plan-1@example.org>\r\n\r\nAgreed.\r\n")
+    parent = b"Subject: Plan\r\nMessage-ID: <plan-1@example.org>\r\n\r\nPlan.\r\n"
+    append(imap, "INBOX", early)
+    append(imap, "INBOX", parent)
+    # MULTIAPPEND: the second message answers the first of the same command.
+    first = b"Subject: M\r\nMessage-ID: <multi-1@example.org>\r\n\r\nA.\r\n"
+    second = b"Subject: Re: M\r\nIn-Reply-To: <multi-1@example.org>\r\n\r\nB.\r\n"
+    imap.ok("APPEND INBOX {%d+}\r\n%s {%d+}\r\n%s" % (len(first), first.decode(),
+                                                     len(second), second.decode()))
+    imap.ok("EXAMINE INBOX")
+    got = threadids(imap, "UID FETCH 4:7 THREADID")
+    assert got[0] == got[1] and got[2] == got[3] and got[0] != got[2]
+    assert len({ids[0], ids[1], got[0], got[2]}) == 4
+    # The index lives in Redis under the user's hash tag.
+    r = Resp(redis.port)
+    stored = r.call("HGETALL", "/mail/{alice}/threads")
+    r.close()
+    index = dict(zip(stored[::2], stored[1::2]))
+    assert index[b"<lunch-1@example.org>"] == ids[0].encode()
+    assert index[b"<lunch-reply@example.com>"] == ids[0].encode()
+    assert index[b"<other@example.org>"] == ids[1].encode()
+    assert index[b"<plan-1@example.org>"] == got[0].encode()
+    assert len(index) == 6  # lunch-1, other, lunch-reply, plan-2, plan-1, multi-1
+
+
+def test_threadid_agrees_across_two_daemons(pymap_server, redis):
+    """Two pymap machines on one Redis: a reply appended through the second joins
+    the thread of a message appended through the first."""
+    add_user(redis, "alice", "alicepass")
+    one, two = start_pymap(pymap_server, redis), start_pymap(pymap_server, redis)
+    a, b = RawImap(one.port), RawImap(two.port)
+    login_or_skip(a, "alice", "alicepass")
+    login_or_skip(b, "alice", "alicepass")
+    append(a, "INBOX", b"Subject: Q\r\nMessage-ID: <q@example.org>\r\n\r\n?\r\n")
+    append(b, "INBOX", b"Subject: Re: Q\r\nIn-Reply-To: <q@example.org>\r\n\r\n!\r\n")
+    b.ok("EXAMINE INBOX")
+    got = threadids(b, "FETCH 1:2 THREADID")
+    assert len(got) == 2 and got[0] == got[1]
+    a.close()
+    b.close()

@@ -1,9 +1,11 @@
 /* The redis store against a private redis-server: mailbox list, append, flags,
  * change log, expunge, copy/move with content reference counts, MIME cache, watch
- * through pub/sub, Redis going away and coming back, and hash-tag discipline. */
+ * through pub/sub, Redis going away and coming back, hash-tag discipline and THREADID
+ * linking. */
 #include "test-redis-server.h"
 #include "store/store.h"
 #include "ioloop.h"
+#include "buffer.h"
 
 static const char msg1[] = "From: a@example.org\r\nSubject: one\r\n\r\nbody one\r\n";
 static const char msg2[] = "From: b@example.org\r\nSubject: two\r\n"
@@ -398,6 +400,69 @@ static void test_hash_tag_discipline(void)
 	store_destroy(&store);
 }
 
+/* THREADID (RFC 8474) through the user's threads hash: a reply joins its parent's
+ * thread; ids longer than 998 bytes are not recorded; at most 100 references. */
+static void test_thread_linking(void)
+{
+	struct store *store = new_store();
+	struct store_user *user = open_user(store, "threads");
+	struct store_error error;
+	struct store_mailbox *mbox;
+	struct store_snapshot *snap;
+	struct buffer parent, reply, many;
+	uint32_t uidv, uids[3];
+	buffer_init(&parent, 0);
+	buffer_init(&reply, 0);
+	buffer_init(&many, 0);
+	buffer_append_str(&parent, "Subject: p\r\nMessage-ID: <p@x>\r\n\r\nP\r\n");
+	/* References: a 1000-byte id, then the parent. */
+	buffer_append_str(&reply, "Subject: r\r\nMessage-ID: <r@x>\r\nReferences: <");
+	for (int i = 0; i < 998; i++)
+		buffer_append_c(&reply, 'l');
+	buffer_append_str(&reply, ">\r\n <p@x>\r\n\r\nR\r\n");
+	/* 150 references, none known: a new thread; the first 100 are recorded. */
+	buffer_append_str(&many, "Subject: m\r\nReferences:");
+	for (int i = 0; i < 150; i++)
+		buffer_printf(&many, "\r\n <m%d@x>", i);
+	buffer_append_str(&many, "\r\n\r\nM\r\n");
+	struct store_append_msg msgs[3] = { mk_msg(buffer_str(&parent), 0, NULL, 0),
+					    mk_msg(buffer_str(&reply), 0, NULL, 0),
+					    mk_msg(buffer_str(&many), 0, NULL, 0) };
+	TEST_ASSERT_INT_EQ(store_append(user, "INBOX", msgs, 1, &uidv, uids, &error), 0);
+	TEST_ASSERT_INT_EQ(store_append(user, "INBOX", msgs + 1, 2, &uidv, uids, &error), 0);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", true, &mbox, &error), 0);
+	TEST_ASSERT_INT_EQ(store_mailbox_snapshot(mbox, &snap, &error), 0);
+	TEST_ASSERT_UINT_EQ(snap->count, 3);
+	if (snap->count == 3) {
+		TEST_ASSERT(snap->msgs[0].threadid[0] == 'T');
+		TEST_ASSERT_UINT_EQ(strlen(snap->msgs[0].threadid), 33);
+		TEST_ASSERT_STR_EQ(snap->msgs[1].threadid, snap->msgs[0].threadid);
+		TEST_ASSERT(strcmp(snap->msgs[2].threadid, snap->msgs[0].threadid) != 0);
+	}
+	store_snapshot_free(&snap);
+	store_mailbox_close(&mbox);
+
+	redisContext *ctx = test_redis_ctx();
+	redisReply *r = redisCommand(ctx, "HLEN %s", "/mail/{threads}/threads");
+	TEST_ASSERT(r != NULL && r->type == REDIS_REPLY_INTEGER);
+	if (r != NULL)
+		TEST_ASSERT_INT_EQ(r->integer, 102);   /* p, r, m0..m99 */
+	freeReplyObject(r);
+
+	r = redisCommand(ctx, "HEXISTS %s %s", "/mail/{threads}/threads", "<m99@x>");
+	TEST_ASSERT(r != NULL && r->integer == 1);
+	freeReplyObject(r);
+	r = redisCommand(ctx, "HEXISTS %s %s", "/mail/{threads}/threads", "<m100@x>");
+	TEST_ASSERT(r != NULL && r->integer == 0);
+	freeReplyObject(r);
+	redisFree(ctx);
+	buffer_deinit(&parent);
+	buffer_deinit(&reply);
+	buffer_deinit(&many);
+	store_user_close(&user);
+	store_destroy(&store);
+}
+
 static void test_setup(void)
 {
 	loop = ioloop_create();
@@ -413,4 +478,5 @@ static void test_teardown(void)
 TEST_MAIN(TEST(test_setup), TEST(test_mailbox_list), TEST(test_append_flags_changes),
 	  TEST(test_copy_move_content), TEST(test_watch_across_stores),
 	  TEST(test_unavailable_and_recovery), TEST(test_hash_tag_discipline),
+	  TEST(test_thread_linking),
 	  TEST(test_teardown))

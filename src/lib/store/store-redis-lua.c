@@ -8,6 +8,9 @@
  * script that fails half-way. */
 #include "store-redis.h"
 
+#define LUA_NUMBER_(n) #n
+#define LUA_NUMBER(n) LUA_NUMBER_(n)
+
 static const char prelude[] =
 	"-- KEYS[1] = the user's key base (ends with the separator, holds the hash tag)\n"
 	"-- ARGV[1] = the separator\n"
@@ -205,19 +208,38 @@ static const char script_claim[] =
 
 static const char script_append[] =
 	"-- ARGV: name, count, then per message: system flags, keyword names (JSON array),\n"
-	"-- internal date, zone minutes, email id, thread id, content, MIME cache blob.\n"
+	"-- internal date, zone minutes, email id, new thread id, content, MIME cache blob,\n"
+	"-- the ids it names ('\\n'-separated: own Message-ID first, then In-Reply-To and\n"
+	"-- References). The first of them known in the threads hash gives the THREADID\n"
+	"-- (else the new one); all of them are then recorded with it.\n"
+	"local TH, THMAX = B .. 'threads', " LUA_NUMBER(REDIS_THREAD_MAX_IDS) "\n"
+	"local function thread(new, ids)\n"
+	"  local list, t = {}, false\n"
+	"  for id in string.gmatch(ids, '[^\\n]+') do list[#list + 1] = id end\n"
+	"  for _, id in ipairs(list) do\n"
+	"    t = redis.call('HGET', TH, id)\n"
+	"    if t then break end\n"
+	"  end\n"
+	"  t = t or new\n"
+	"  if #list > 0 and redis.call('HLEN', TH) < THMAX then\n"
+	"    local kv = {}\n"
+	"    for _, id in ipairs(list) do kv[#kv + 1] = id kv[#kv + 1] = t end\n"
+	"    redis.call('HSET', TH, unpack(kv))\n"
+	"  end\n"
+	"  return t\n"
+	"end\n"
 	"local mb = byname(ARGV[2])\n"
 	"local n = tonumber(ARGV[3])\n"
 	"local kws = {}\n"
-	"for i = 0, n - 1 do kws[i] = kwindex(mb, cjson.decode(ARGV[4 + i * 8 + 1]), true) end\n"
+	"for i = 0, n - 1 do kws[i] = kwindex(mb, cjson.decode(ARGV[4 + i * 9 + 1]), true) end\n"
 	"local out = {mb.uidvalidity}\n"
 	"for i = 0, n - 1 do\n"
-	"  local b = 4 + i * 8\n"
+	"  local b = 4 + i * 9\n"
 	"  local eid, data = ARGV[b + 4], ARGV[b + 6]\n"
 	"  redis.call('HSET', ck(eid), 'data', data, 'mime', ARGV[b + 7], 'refs', 1)\n"
 	"  local rec = {u = mb.uidnext, f = tonumber(ARGV[b]), k = kws[i], s = #data,\n"
 	"               d = tonumber(ARGV[b + 2]), z = tonumber(ARGV[b + 3]), e = eid,\n"
-	"               t = ARGV[b + 5]}\n"
+	"               t = thread(ARGV[b + 5], ARGV[b + 8])}\n"
 	"  mb.uidnext = mb.uidnext + 1\n"
 	"  logc(mb, 'a', rec)\n"
 	"  put(mb, rec)\n"

@@ -2,6 +2,7 @@
  * append, flags, expunge, copy/move, content). Each operation is one Lua script
  * (store-redis-lua.c); see store-redis.c for the store and mailbox list. */
 #include "store-redis.h"
+#include "store-thread.h"
 #include "alloc.h"
 #include "buffer.h"
 #include "log.h"
@@ -162,14 +163,15 @@ int redis_claim_recent(struct store_mailbox *mbox, uint32_t *first_uid_r,
 
 /* ---- append ---- */
 
-#define APPEND_ARGS_PER_MSG 8
+#define APPEND_ARGS_PER_MSG 9
 
 struct append_msg_args {
 	char flags[16], date[24], tz[16], emailid[STORE_ID_MAX_BYTES];
-	char threadid[STORE_ID_MAX_BYTES];
+	char threadid[STORE_ID_MAX_BYTES];   /* used when no named id is known */
 	char *keywords;          /* JSON array */
 	unsigned char *data;     /* NULL: borrowed from the caller */
 	struct buffer mime;
+	struct buffer thread_ids; /* "\n"-separated, own Message-ID first */
 };
 
 static int read_spooled(const struct store_append_msg *msg, unsigned char **data_r,
@@ -191,6 +193,32 @@ static int read_spooled(const struct store_append_msg *msg, unsigned char **data
 	return 0;
 }
 
+/* The ids the append script looks up and records in the user's threads hash: the
+ * Message-ID first, then In-Reply-To/References, joined with "\n" (extraction
+ * removes white space, so no id contains one). An id longer than
+ * REDIS_THREAD_MAX_ID_BYTES is skipped (store_thread_ids_read cuts such ids off
+ * before their closing '>'). */
+static bool thread_id_usable(const char *id)
+{
+	size_t len = id == NULL ? 0 : strlen(id);
+	return len >= 2 && len <= REDIS_THREAD_MAX_ID_BYTES && id[len - 1] == '>';
+}
+
+static void thread_ids_arg(const unsigned char *data, size_t size, struct buffer *out)
+{
+	struct store_thread_ids ids;
+	store_thread_ids_read(data, size, &ids);
+	for (unsigned int i = 0; i <= ids.ref_count; i++) {
+		const char *id = i == 0 ? ids.own : ids.refs[i - 1];
+		if (!thread_id_usable(id))
+			continue;
+		if (buffer_len(out) > 0)
+			buffer_append_c(out, '\n');
+		buffer_append_str(out, id);
+	}
+	store_thread_ids_free(&ids);
+}
+
 static int prepare_msg(const struct store_append_msg *msg, struct append_msg_args *args,
 		       struct store_error *error_r)
 {
@@ -207,11 +235,13 @@ static int prepare_msg(const struct store_append_msg *msg, struct append_msg_arg
 	args->keywords = json_dumps(kw, JSON_COMPACT);
 	json_decref(kw);
 	buffer_init(&args->mime, 0);
+	buffer_init(&args->thread_ids, 0);
 	if (msg->data == NULL && read_spooled(msg, &args->data, error_r) < 0)
 		return -1;
+	const unsigned char *data = args->data != NULL ? args->data : msg->data;
+	thread_ids_arg(data, msg->size, &args->thread_ids);
 	/* Parse once now and store the result next to the message: FETCH never parses. */
-	struct mime_tree *tree = mime_parse(args->data != NULL ? args->data : msg->data,
-					    msg->size);
+	struct mime_tree *tree = mime_parse(data, msg->size);
 	if (mime_cache_serialize(tree, &args->mime) < 0)
 		buffer_reset(&args->mime);
 	mime_tree_destroy(&tree);
@@ -224,6 +254,7 @@ static void append_args_free(struct append_msg_args *args, unsigned int count)
 		free(args[i].keywords);
 		free(args[i].data);
 		buffer_deinit(&args[i].mime);
+		buffer_deinit(&args[i].thread_ids);
 	}
 	free(args);
 }
@@ -243,6 +274,8 @@ static void fill_append_argv(const struct store_append_msg *msg,
 	al[7] = buffer_len(&args->mime);
 	if (av[7] == NULL)
 		av[7] = "";
+	av[8] = buffer_str(&args->thread_ids);
+	al[8] = buffer_len(&args->thread_ids);
 }
 
 static int append_reply(const redisReply *reply, unsigned int count, uint32_t *uidvalidity_r,

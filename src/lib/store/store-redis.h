@@ -27,6 +27,13 @@ enum redis_script_id {
 extern const char *const redis_lua_bodies[REDIS_SCRIPT_COUNT];
 const char *redis_lua_prelude(void);
 
+/* THREADID linking (RFC 8474): the append script looks a message's Message-ID,
+ * In-Reply-To and References ids up in the user's "threads" hash (Message-ID ->
+ * THREADID) and records them there. Ids longer than this are not passed; the hash
+ * stops taking new ids at REDIS_THREAD_MAX_IDS (as the dict backend's index). */
+#define REDIS_THREAD_MAX_ID_BYTES 998
+#define REDIS_THREAD_MAX_IDS 4194304
+
 /* Status items at the start of the status/snapshot/changes replies. */
 #define REDIS_STATUS_ITEMS 8
 

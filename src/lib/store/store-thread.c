@@ -115,38 +115,57 @@ static bool field_is(const struct mime_header_field *f, const char *name)
 	return f->name_len == strlen(name) && strncasecmp((const char *)f->name, name, f->name_len) == 0;
 }
 
-void store_thread_assign(struct store_thread_index *index, const void *data, size_t size,
-			 char threadid_r[STORE_ID_MAX_BYTES])
+void store_thread_ids_read(const void *data, size_t size, struct store_thread_ids *ids_r)
 {
-	char *own[1], *refs[STORE_THREAD_MAX_REFS];
-	unsigned int own_count = 0, ref_count = 0;
+	char *own[1];
+	unsigned int own_count = 0;
 	struct mime_header_iter iter;
 	struct mime_header_field field;
 
+	memset(ids_r, 0, sizeof(*ids_r));
 	mime_header_iter_init(&iter, data, size);
 	while (mime_header_iter_next(&iter, &field) > 0) {
 		if (field_is(&field, "Message-ID") && own_count == 0)
 			own_count = extract_ids(field.value, field.value_len, own, 1);
 		else if (field_is(&field, "In-Reply-To") || field_is(&field, "References"))
-			ref_count += extract_ids(field.value, field.value_len, refs + ref_count,
-						 STORE_THREAD_MAX_REFS - ref_count);
+			ids_r->ref_count += extract_ids(field.value, field.value_len,
+							ids_r->refs + ids_r->ref_count,
+							STORE_THREAD_MAX_REFS - ids_r->ref_count);
 	}
+	if (own_count > 0)
+		ids_r->own = own[0];
+}
+
+void store_thread_ids_free(struct store_thread_ids *ids)
+{
+	free(ids->own);
+	ids->own = NULL;
+	for (unsigned int i = 0; i < ids->ref_count; i++)
+		free(ids->refs[i]);
+	ids->ref_count = 0;
+}
+
+void store_thread_assign(struct store_thread_index *index, const void *data, size_t size,
+			 char threadid_r[STORE_ID_MAX_BYTES])
+{
+	struct store_thread_ids ids;
+	unsigned int own_count;
+
+	store_thread_ids_read(data, size, &ids);
+	own_count = ids.own != NULL ? 1 : 0;
 	threadid_r[0] = '\0';
 	/* Known ids: its own (a reply that arrived earlier named it) first. */
-	for (unsigned int i = 0; i < own_count + ref_count && threadid_r[0] == '\0'; i++) {
-		const char *id = i < own_count ? own[i] : refs[i - own_count];
+	for (unsigned int i = 0; i < own_count + ids.ref_count && threadid_r[0] == '\0'; i++) {
+		const char *id = i < own_count ? ids.own : ids.refs[i - own_count];
 		struct thread_entry *e = index_slot(index, id);
 		if (e->msgid != NULL)
 			memcpy(threadid_r, e->threadid, STORE_ID_MAX_BYTES);
 	}
 	if (threadid_r[0] == '\0')
 		store_random_id('T', threadid_r);
-	for (unsigned int i = 0; i < own_count; i++) {
-		index_put(index, own[i], threadid_r);
-		free(own[i]);
-	}
-	for (unsigned int i = 0; i < ref_count; i++) {
-		index_put(index, refs[i], threadid_r);
-		free(refs[i]);
-	}
+	if (ids.own != NULL)
+		index_put(index, ids.own, threadid_r);
+	for (unsigned int i = 0; i < ids.ref_count; i++)
+		index_put(index, ids.refs[i], threadid_r);
+	store_thread_ids_free(&ids);
 }

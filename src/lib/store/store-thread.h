@@ -11,6 +11,20 @@
 #define STORE_THREAD_MAX_IDS (4 * 1024 * 1024)
 #define STORE_THREAD_MAX_REFS 100   /* References looked at per message */
 
+/* The ids a message names: its own Message-ID and those of In-Reply-To and
+ * References (in header order, at most STORE_THREAD_MAX_REFS), each "<...>" with
+ * white space removed; an id longer than 998 bytes is cut off at 998 (it then lacks
+ * its closing '>'). Backends whose index lives elsewhere (redis) read them with
+ * store_thread_ids_read(); store_thread_assign() uses the same function. */
+struct store_thread_ids {
+	char *own;                  /* NULL: no Message-ID */
+	char *refs[STORE_THREAD_MAX_REFS];
+	unsigned int ref_count;
+};
+
+void store_thread_ids_read(const void *data, size_t size, struct store_thread_ids *ids_r);
+void store_thread_ids_free(struct store_thread_ids *ids);
+
 struct store_thread_index;
 
 struct store_thread_index *store_thread_index_create(void);
