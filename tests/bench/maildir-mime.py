@@ -158,15 +158,17 @@ def imap_children(master_pid):
 
 
 def cpu_seconds(pids):
-    """user+system CPU time of these processes so far."""
-    total = 0
+    """(user, system) CPU time of these processes so far."""
+    user = system = 0
     for pid in pids:
         try:
             fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        user += int(fields[11])
+        system += int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
 
 
 def run_fetch(port, count, workers):
@@ -180,7 +182,8 @@ def run_fetch(port, count, workers):
     t0 = time.monotonic()
     tagged, lines, size = c.command_bulk("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
     t_fetch = time.monotonic() - t0
-    cpu = cpu_seconds(workers) - cpu0
+    cpu1 = cpu_seconds(workers)
+    cpu = (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
     assert tagged.split()[1] == b"OK", tagged
     assert lines == count, (lines, count)
     c.close()
@@ -240,8 +243,9 @@ def main():
                 trace_out = os.path.join(tmp, "strace.txt")
                 tracer = strace_start(imap_children(server.pid), trace_out)
             t_select, t_fetch, cpu, size = run_fetch(port, args.count, imap_children(server.pid))
-            print("%s %d: SELECT %.3f s, FETCH %.3f s, imap worker CPU %.2f s (%d bytes)"
-                  % ("traced run" if tracer else "run", run + 1, t_select, t_fetch, cpu, size))
+            print("%s %d: SELECT %.3f s, FETCH %.3f s, imap worker CPU user %.2f s + sys %.2f s (%d bytes)"
+                  % ("traced run" if tracer else "run", run + 1, t_select, t_fetch, cpu[0], cpu[1],
+                     size))
             if tracer is not None:
                 tracer.send_signal(signal.SIGINT)
                 tracer.wait()
