@@ -38,6 +38,7 @@ int redis_mailbox_open(struct store_user *user, const char *name, bool readonly,
 
 void redis_mailbox_close(struct store_mailbox *mbox)
 {
+	redis_content_forget(mbox);
 	free(mbox->name);
 	free(mbox);
 }
@@ -54,6 +55,7 @@ int redis_snapshot(struct store_mailbox *mbox, struct store_snapshot **snapshot_
 	const char *argv[] = { MBOX_ARGS(mbox) };
 	redisReply *reply;
 	json_t *keywords;
+	redis_content_forget(mbox);
 	if (redis_run(mbox->user, REDIS_SCRIPT_SNAPSHOT, 2, argv, NULL, &reply, error_r) < 0)
 		return -1;
 	struct store_snapshot *snap = i_new0(struct store_snapshot);
@@ -106,6 +108,7 @@ int redis_changes(struct store_mailbox *mbox, uint64_t since_modseq,
 	json_t *keywords;
 	redisReply *reply;
 	snprintf(since, sizeof(since), "%llu", (unsigned long long)since_modseq);
+	redis_content_forget(mbox);
 	const char *argv[] = { MBOX_ARGS(mbox), since };
 	if (redis_run(mbox->user, REDIS_SCRIPT_CHANGES, 3, argv, NULL, &reply, error_r) < 0)
 		return -1;

@@ -79,6 +79,7 @@ int redis_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned int
 {
 	const char *fixed[] = { MBOX_ID(mbox), mbox->name, uids == NULL ? "all" : "list" };
 	redisReply *reply;
+	redis_content_forget(mbox);
 	if (run_with_uids(mbox, REDIS_SCRIPT_EXPUNGE, fixed, 3, uids, uids == NULL ? 0 : count,
 			  &reply, error_r) < 0)
 		return -1;
@@ -93,6 +94,8 @@ int redis_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int co
 {
 	const char *fixed[] = { MBOX_ID(mbox), mbox->name, dest_name, move ? "1" : "0" };
 	redisReply *reply;
+	if (move)
+		redis_content_forget(mbox);
 	if (run_with_uids(mbox, REDIS_SCRIPT_COPY, fixed, 4, uids, count, &reply, error_r) < 0)
 		return -1;
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 1 ||
@@ -122,6 +125,7 @@ int redis_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int co
 
 struct redis_content {
 	struct store_content base;
+	unsigned int refs;          /* callers holding it, +1 while the mailbox keeps it */
 	redisReply *reply;          /* owns data */
 	struct store_user *user;
 	char emailid[STORE_ID_MAX_BYTES];
@@ -138,10 +142,46 @@ static void free_tree(void *parsed)
 static void redis_content_release(struct store_content *_content)
 {
 	struct redis_content *content = (struct redis_content *)_content;
+	if (--content->refs > 0)
+		return;
 	if (content->free_parsed != NULL)
 		content->free_parsed(content->base.parsed);
 	freeReplyObject(content->reply);
 	free(content);
+}
+
+void redis_content_forget(struct store_mailbox *_mbox)
+{
+	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
+	if (mbox->last != NULL)
+		redis_content_release(&mbox->last->base);
+	mbox->last = NULL;
+	mbox->last_uid = 0;
+}
+
+/* A message's content does not change while its UID exists: the kept one is
+ * reused (one Redis round trip per message for several FETCH items). */
+static bool content_kept(struct store_mailbox *_mbox, uint32_t uid,
+			 struct store_content **content_r)
+{
+	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
+	if (mbox->last == NULL || mbox->last_uid != uid)
+		return false;
+	mbox->last->refs++;
+	*content_r = &mbox->last->base;
+	return true;
+}
+
+static void content_keep(struct store_mailbox *_mbox, uint32_t uid,
+			 struct redis_content *content)
+{
+	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
+	redis_content_forget(_mbox);
+	if (content->base.size > REDIS_CONTENT_KEEP_BYTES)
+		return;
+	content->refs++;
+	mbox->last = content;
+	mbox->last_uid = uid;
 }
 
 int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
@@ -149,6 +189,8 @@ int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
 {
 	char uidstr[16];
 	redisReply *reply;
+	if (content_kept(mbox, uid, content_r))
+		return 0;
 	snprintf(uidstr, sizeof(uidstr), "%u", uid);
 	const char *argv[] = { MBOX_ID(mbox), uidstr };
 	if (redis_run(mbox->user, REDIS_SCRIPT_FETCH, 2, argv, NULL, &reply, error_r) < 0)
@@ -164,6 +206,7 @@ int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
 	}
 	struct redis_content *content = i_new0(struct redis_content);
 	struct mime_tree *tree;
+	content->refs = 1;
 	content->reply = reply;
 	content->user = mbox->user;
 	memcpy(content->emailid, reply->element[2]->str, reply->element[2]->len);
@@ -177,6 +220,7 @@ int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
 		content->free_parsed = free_tree;
 		content->cached = true;
 	}
+	content_keep(mbox, uid, content);
 	*content_r = &content->base;
 	return 0;
 }

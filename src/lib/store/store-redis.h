@@ -55,10 +55,19 @@ struct redis_user {
 	char *key_base;                 /* "<prefix><sep>{tag}<sep>" */
 };
 
+struct redis_content;
+
 struct redis_mailbox {
 	struct store_mailbox base;
 	char id[STORE_ID_MAX_BYTES];
+	/* The last message content fetched (at most REDIS_CONTENT_KEEP_BYTES), kept so
+	 * that FETCH (ENVELOPE BODYSTRUCTURE ...) asks Redis once per message, not once
+	 * per item. Dropped at the next sync (snapshot/changes), expunge and close. */
+	struct redis_content *last;
+	uint32_t last_uid;
 };
+
+#define REDIS_CONTENT_KEEP_BYTES (256 * 1024)
 
 #define REDIS_STORE(s) ((struct redis_store *)(s))
 #define REDIS_USER(u) ((struct redis_user *)(u))
@@ -103,6 +112,8 @@ int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
 		      struct store_content **content_r, struct store_error *error_r);
 void redis_set_parsed(struct store_content *content, void *parsed,
 		      void (*free_parsed)(void *parsed));
+/* Drop the mailbox's kept content (see struct redis_mailbox). */
+void redis_content_forget(struct store_mailbox *mbox);
 
 /* store-redis-watch.c */
 struct redis_watcher *redis_watcher_create(const struct redis_url *url, struct ioloop *loop);
