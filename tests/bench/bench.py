@@ -130,16 +130,16 @@ class Sampler(threading.Thread):
     """Samples a server's process tree: CPU ticks (with reaped children), total RSS,
     largest single process RSS, process count."""
 
-    def __init__(self, root_pid, interval):
+    def __init__(self, root_pids, interval):
         super().__init__(daemon=True)
-        self.root, self.interval = root_pid, interval
+        self.roots, self.interval = root_pids, interval
         self.stop_ev = threading.Event()
         self.peak_total = self.peak_proc = self.peak_procs = 0
         self.cpu0 = self.cpu1 = None
 
     def snapshot(self):
         table = proc_table()
-        pids = tree(table, self.root)
+        pids = [p for root in self.roots for p in tree(table, root)]
         cpu = sum(table[p][1] for p in pids)
         total = sum(table[p][2] for p in pids)
         biggest = max((table[p][2] for p in pids), default=0)
@@ -164,6 +164,10 @@ class Sampler(threading.Thread):
 class Server:
     name = "?"
 
+    def pids(self):
+        """Roots of the process trees that do this server's work (CPU, memory)."""
+        return [self.proc.pid]
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -175,13 +179,72 @@ class Server:
         self.proc = None
 
 
+class RedisServer(Server):
+    """pymap's Redis for --backend redis: 127.0.0.1, a free port, its own temp dir, no
+    RDB snapshots; append-only file fsynced as --redis-fsync says. Stopped by pid."""
+    name = "redis"
+
+    def __init__(self, tmp, fsync):
+        self.dir = os.path.join(tmp, "redis")
+        os.makedirs(self.dir)
+        self.port, self.fsync, self.proc = free_port(), fsync, None
+
+    def start(self):
+        aof = ["--appendonly", "no"] if self.fsync == "off" else [
+            "--appendonly", "yes", "--appendfsync", self.fsync]
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--dir", self.dir, "--daemonize", "no",
+             "--logfile", os.path.join(self.dir, "redis.log")] + aof,
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        end = time.time() + 15
+        while True:
+            try:
+                if self.call("PING") == b"PONG":
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.time() > end:
+                raise RuntimeError("redis-server did not start (see %s/redis.log)"
+                                   % self.dir)
+            time.sleep(0.05)
+
+    def call(self, *args):
+        """One command over RESP; the reply (simple/bulk string as bytes, integer)."""
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        with socket.create_connection(("127.0.0.1", self.port), 2) as sock:
+            sock.sendall(b"".join(out))
+            f = sock.makefile("rb")
+            line = f.readline().rstrip(b"\r\n")
+            kind, rest = line[:1], line[1:]
+            if kind == b"-":
+                raise RuntimeError("redis: %s" % rest.decode())
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                n = int(rest)
+                return None if n < 0 else f.read(n + 2)[:-2]
+            return rest
+
+    def add_user(self, user, hashed):
+        """The record format of src/lib/redis-users.h (default users prefix and
+        separator: "/users/{user}" and the "/users/index" set)."""
+        record = {"password": hashed, "roles": [], "params": {}, "etag": "1"}
+        self.call("SET", "/users/{%s}" % user, json.dumps(record))
+        self.call("SADD", "/users/index", user)
+
+
 class Pymap(Server):
     name = "pymap"
 
-    def __init__(self, tmp, backend, maildir_src, clients, hashed):
+    def __init__(self, tmp, backend, maildir_src, clients, hashed, redis_fsync="everysec"):
         self.dir = os.path.join(tmp, "pymap")
         os.makedirs(self.dir)
         self.port, self.backend, self.proc = free_port(), backend, None
+        self.hashed, self.redis = hashed, None
         conf = os.path.join(self.dir, "pymap.conf")
         with open(conf, "w") as f:
             f.write("[server]\nallow_root = yes\nlog_file = %s/pymap.log\n"
@@ -194,6 +257,9 @@ class Pymap(Server):
                 "--run-dir", os.path.join(self.dir, "run"), "--no-tls"]
         if backend == "dict":
             args += ["dict", "--demo-user", USER, "--demo-password", PASSWORD]
+        elif backend == "redis":
+            self.redis = RedisServer(tmp, redis_fsync)
+            args += ["redis", "--address", "redis://127.0.0.1:%d" % self.redis.port]
         else:
             base = os.path.join(self.dir, "base")
             os.makedirs(base)
@@ -206,7 +272,18 @@ class Pymap(Server):
             args += ["maildir", base]
         self.args = args
 
+    def pids(self):
+        return [self.proc.pid] + ([self.redis.proc.pid] if self.redis else [])
+
+    def stop(self):
+        super().stop()
+        if self.redis:
+            self.redis.stop()
+
     def start(self):
+        if self.redis:
+            self.redis.start()
+            self.redis.add_user(USER, self.hashed)
         self.log = open(os.path.join(self.dir, "stderr.log"), "ab")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -214,6 +291,12 @@ class Pymap(Server):
         time.sleep(0.3)   # all children ready
 
     def describe(self):
+        if self.backend == "redis":
+            out = subprocess.run(["redis-server", "--version"], capture_output=True,
+                                 text=True)
+            return ("pymap redis backend, %s on 127.0.0.1 (appendfsync %s; its CPU and "
+                    "memory counted as pymap's)" % (
+                        " ".join(out.stdout.split()[:3]), self.redis.fsync))
         return "pymap %s backend, %s" % (
             self.backend, "memory" if self.backend == "dict" else "maildir on disk")
 
@@ -309,7 +392,7 @@ class Bench:
     def imapbench(self, server, argv, on_ready=None, label=""):
         cmd = [IMAPBENCH, "-q", "-p", str(server.port), "-u", USER, "-w", PASSWORD] + argv
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sampler = Sampler(server.proc.pid, self.args.sample_interval)
+        sampler = Sampler(server.pids(), self.args.sample_interval)
         sampler.start()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
@@ -358,7 +441,7 @@ def idle_memory(baseline):
 
 def mem_baseline(server):
     table = proc_table()
-    pids = tree(table, server.proc.pid)
+    pids = [p for root in server.pids() for p in tree(table, root)]
     return sum(table[p][2] for p in pids), pss_total(pids)
 
 
@@ -501,8 +584,12 @@ def raise_inotify(needed):
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="CI smoke run (under 2 minutes)")
-    ap.add_argument("--backend", choices=("maildir", "dict"), default="maildir",
+    ap.add_argument("--backend", choices=("maildir", "dict", "redis"), default="maildir",
                     help="pymap's backend (Dovecot always runs maildir)")
+    ap.add_argument("--redis-fsync", choices=("always", "everysec", "no", "off"),
+                    default="everysec",
+                    help="--backend redis: appendfsync of the bench's redis-server "
+                         "(off: no append-only file)")
     ap.add_argument("--only", default="login,mixed,fetch-big,append,idle-fleet")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--idle", type=int, help="idle-fleet sessions")
@@ -545,7 +632,9 @@ def main():
         for d in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(src, d), exist_ok=True)
         hashed = sha512_crypt(PASSWORD)
-        pym = Pymap(tmp, args.backend, src, clients, hashed)
+        if args.backend == "redis" and shutil.which("redis-server") is None:
+            raise SystemExit("--backend redis needs redis-server (make deps)")
+        pym = Pymap(tmp, args.backend, src, clients, hashed, args.redis_fsync)
         servers.append(pym)
         if use_dovecot:
             dov = Dovecot(tmp, src, clients, hashed)
@@ -555,9 +644,9 @@ def main():
         header(args, p, servers, restore_inotify)
         for s in servers:
             s.start()
-        if args.backend == "dict" and "fetch-big" in scenarios:
-            log("loading %d messages into pymap's dict through APPEND (imapbench -s load)"
-                % p["big_count"])
+        if args.backend in ("dict", "redis") and "fetch-big" in scenarios:
+            log("loading %d messages into pymap's %s through APPEND (imapbench -s load)"
+                % (p["big_count"], args.backend))
             subprocess.run([IMAPBENCH, "-q", "-s", "load", "-p", str(pym.port), "-u", USER,
                             "-w", PASSWORD, "-c", "2", "--msgs", str(p["big_count"]),
                             "--max-size", "32768", "-m", "bigbox"], check=True,
@@ -600,6 +689,10 @@ def header(args, p, servers, inotify_old):
         log("!! NOT LIKE FOR LIKE: pymap keeps mail in MEMORY (dict backend),")
         log("!! Dovecot keeps it in a MAILDIR ON DISK. Compare with --backend maildir.")
         log("!" * 78)
+    if args.backend == "redis":
+        log("pymap keeps mail in Redis (in memory; append-only file with appendfsync %s),"
+            % args.redis_fsync)
+        log("Dovecot in a maildir on disk. redis-server's CPU and memory count as pymap's.")
     log("machine: %d CPUs; client and servers share them. rounds %d (alternating order)"
         % (os.cpu_count(), p["rounds"]))
     if inotify_old is not None:
