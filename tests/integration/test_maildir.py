@@ -291,3 +291,36 @@ def test_mime_cache_gives_the_same_answers_for_the_corpus(tmp_path, pymap_server
     assert answers[1] == answers[0]
     raw = (root / "pymap-mime").read_bytes()
     assert raw[:8] == b"PYMAPMC1" and raw.count(b"PMR1") >= len(names)
+
+
+def test_bare_lf_files_are_served_with_crlf(tmp_path, pymap_server):
+    # An MTA writes maildir files with LF line ends; IMAP sends CRLF (RFC 3501 2.3.4:
+    # RFC822.SIZE counts what is sent). pymap stores APPENDed bytes as given and names
+    # files with ,W=<size with CRLF> when it differs, as Dovecot does.
+    base = make_base(tmp_path)
+    s = pymap_server(["maildir", str(base)])
+    c = connect(s)
+    select_info(c, "INBOX")
+    c.logout()
+    lf = b"From: mta@example.org\nSubject: lf\n\nline one\nline two\n"
+    crlf = lf.replace(b"\n", b"\r\n")
+    inbox = base / "demouser"
+    (inbox / "new" / "1700000000.M1P1.mta").write_bytes(lf)
+    chown_tree(inbox)
+    from rawimap import RawImap   # imaplib would turn every LF into CRLF itself
+    raw = RawImap(s.port)
+    raw.login()
+    mixed = b"Subject: mixed\n\nbare\r\nlf\n"
+    raw.ok("APPEND INBOX {%d+}\r\n" % len(mixed) + mixed.decode())
+    raw.close()
+    c = connect(s)
+    select_info(c, "INBOX")
+    typ, data = c.fetch("1", "(RFC822.SIZE BODY.PEEK[])")
+    assert b"RFC822.SIZE %d" % len(crlf) in data[0][0]
+    assert data[0][1] == crlf
+    typ, data = c.fetch("2", "(RFC822.SIZE BODY.PEEK[])")
+    assert data[0][1] == b"Subject: mixed\r\n\r\nbare\r\nlf\r\n"
+    assert b"RFC822.SIZE %d" % len(data[0][1]) in data[0][0]
+    names = os.listdir(inbox / "new") + os.listdir(inbox / "cur")
+    assert any(",W=%d" % len(data[0][1]) in n for n in names), names
+    c.logout()

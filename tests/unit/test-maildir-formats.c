@@ -193,9 +193,17 @@ static void test_file_names(void)
 	char *name = maildir_filename_with_flags("base:junk", 4, ':', 0x1f, 0x3);
 	TEST_ASSERT_STR_EQ(name, "base:2,DFRSTab");
 	free(name);
-	name = maildir_filename_new(123);
-	TEST_ASSERT(strstr(name, ",S=123") != NULL && strchr(name, '/') == NULL &&
-		    strchr(name, ':') == NULL);
+	name = maildir_filename_new(123, 123);
+	TEST_ASSERT(strstr(name, ",S=123") != NULL && strstr(name, ",W=") == NULL &&
+		    strchr(name, '/') == NULL && strchr(name, ':') == NULL);
+	free(name);
+	/* A message with bare LFs: W= is its size with CRLF line ends. */
+	name = maildir_filename_new(120, 125);
+	TEST_ASSERT(strstr(name, ",S=120,W=125") != NULL);
+	TEST_ASSERT(maildir_filename_vsize(name, ':', &size));
+	TEST_ASSERT_UINT_EQ(size, 125);
+	TEST_ASSERT(maildir_filename_size(name, ':', &size));
+	TEST_ASSERT_UINT_EQ(size, 120);
 	free(name);
 }
 

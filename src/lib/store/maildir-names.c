@@ -160,11 +160,12 @@ void maildir_filename_flags(const char *name, char colon, uint32_t *system_r,
 	*letters_r = letters;
 }
 
-bool maildir_filename_size(const char *name, char colon, uint64_t *size_r)
+/* The value of ",<key>=<digits>" in the base name. */
+static bool filename_size_field(const char *name, char colon, char key, uint64_t *size_r)
 {
 	size_t base_len = maildir_filename_base_len(name, colon);
 	for (const char *p = name; p < name + base_len; p++) {
-		if (p[0] != ',' || p[1] != 'S' || p[2] != '=')
+		if (p[0] != ',' || p[1] != key || p[2] != '=')
 			continue;
 		uint64_t value = 0;
 		const char *q = p + 3;
@@ -178,6 +179,16 @@ bool maildir_filename_size(const char *name, char colon, uint64_t *size_r)
 		return true;
 	}
 	return false;
+}
+
+bool maildir_filename_size(const char *name, char colon, uint64_t *size_r)
+{
+	return filename_size_field(name, colon, 'S', size_r);
+}
+
+bool maildir_filename_vsize(const char *name, char colon, uint64_t *size_r)
+{
+	return filename_size_field(name, colon, 'W', size_r);
 }
 
 char *maildir_filename_with_flags(const char *base, size_t base_len, char colon,
@@ -198,7 +209,7 @@ char *maildir_filename_with_flags(const char *base, size_t base_len, char colon,
 	return i_strdup_printf("%.*s%c2,%s", (int)base_len, base, colon, flags);
 }
 
-char *maildir_filename_new(uint64_t size)
+char *maildir_filename_new(uint64_t size, uint64_t vsize)
 {
 	static unsigned int counter;
 	char host[256], safe[1024];
@@ -218,7 +229,10 @@ char *maildir_filename_new(uint64_t size)
 	}
 	safe[n] = '\0';
 	gettimeofday(&tv, NULL);
-	return i_strdup_printf("%lld.M%ldP%ldQ%u.%s,S=%llu", (long long)tv.tv_sec,
+	char w[32] = "";
+	if (vsize != size)
+		snprintf(w, sizeof(w), ",W=%llu", (unsigned long long)vsize);
+	return i_strdup_printf("%lld.M%ldP%ldQ%u.%s,S=%llu%s", (long long)tv.tv_sec,
 			       (long)tv.tv_usec, (long)getpid(), ++counter, safe,
-			       (unsigned long long)size);
+			       (unsigned long long)size, w);
 }

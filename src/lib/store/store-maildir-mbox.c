@@ -21,6 +21,7 @@ struct maildir_content {
 	struct store_content base;
 	void *map;
 	size_t map_size;
+	unsigned char *converted;    /* CRLF copy of a bare-LF file, or NULL */
 	void (*free_parsed)(void *parsed);
 	/* where set_parsed stores a new parse: the cache and the message's key */
 	struct maildir_mime *mime;
@@ -295,9 +296,28 @@ int maildir_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned i
 	return 0;
 }
 
+/* A file with bare LF line ends (written by an MTA) is served with CRLF, as IMAP
+ * requires (RFC 3501 2.3.4 sizes and literals count CRLF); the index holds that size. */
+static void content_to_crlf(struct maildir_content *content, uint64_t crlf_size)
+{
+	const unsigned char *src = content->base.data;
+	unsigned char *dst = i_malloc(crlf_size + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < content->base.size && o < crlf_size; i++) {
+		if (src[i] == '\n' && (i == 0 || src[i - 1] != '\r'))
+			dst[o++] = '\r';
+		if (o < crlf_size)
+			dst[o++] = src[i];
+	}
+	content->converted = dst;
+	content->base.data = dst;
+	content->base.size = o;
+}
+
 static void content_release(struct store_content *_content)
 {
 	struct maildir_content *content = (struct maildir_content *)_content;
+	free(content->converted);
 	if (content->map != NULL)
 		munmap(content->map, content->map_size);
 	if (content->free_parsed != NULL)
@@ -379,7 +399,7 @@ static void content_load_parsed(struct maildir_mbox *mb, struct maildir_content 
 	key.uid = content->uid;
 	key.base = content->base_name;
 	key.base_len = strlen(content->base_name);
-	key.size = content->base.size;
+	key.size = content->map_size;   /* the file's own size: a rewritten file misses */
 	if (maildir_mime_lookup(content->mime, &key, &tree) > 0) {
 		content->base.parsed = tree;
 		content->free_parsed = free_tree;
@@ -414,6 +434,8 @@ int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
 	close(fd);
 	content->base.data = content->map != NULL ? content->map : (const unsigned char *)"";
 	content->base.size = content->map_size;
+	if (mb->state.msgs[idx].meta.size > content->map_size)
+		content_to_crlf(content, mb->state.msgs[idx].meta.size);
 	content->base.backend = &store_maildir_vfuncs;
 	content->base.release = content_release;
 	content_load_parsed(mb, content, &mb->state.msgs[idx]);
@@ -433,7 +455,7 @@ void maildir_set_parsed(struct store_content *_content, void *parsed,
 	if (parsed != NULL && !content->cached && content->mime != NULL) {
 		struct maildir_mime_key key = {
 			content->uid, content->base_name, strlen(content->base_name),
-			content->base.size
+			content->map_size
 		};
 		(void)maildir_mime_store(content->mime, &key, parsed);
 		content->cached = true;

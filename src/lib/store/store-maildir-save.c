@@ -65,11 +65,37 @@ static int copy_fd_data(int out, int in, size_t size)
 	return ret;
 }
 
+/* Bare LFs (not preceded by CR) in the message: served as CRLF, so they count in
+ * RFC822.SIZE; the name then carries ,W=<size with CRLF> as Dovecot's do. */
+static uint64_t count_bare_lf(const unsigned char *data, int in_fd, size_t size)
+{
+	unsigned char buf[65536], prev = 0;
+	uint64_t bare = 0;
+	for (size_t off = 0; off < size; ) {
+		const unsigned char *p = data != NULL ? data + off : buf;
+		size_t n = data != NULL ? size - off : (size - off < sizeof(buf) ? size - off : sizeof(buf));
+		if (data == NULL) {
+			ssize_t r = pread(in_fd, buf, n, (off_t)off);
+			if (r <= 0)
+				break;
+			n = (size_t)r;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] == '\n' && prev != '\r')
+				bare++;
+			prev = p[i];
+		}
+		off += n;
+	}
+	return bare;
+}
+
 /* Write one message into dir/tmp: data from memory or from fd. */
 static int write_tmp(const char *folder, struct save_item *item, const unsigned char *data,
 		     int in_fd, size_t size, struct store_error *error_r)
 {
-	item->base = maildir_filename_new(size);
+	uint64_t vsize = size + count_bare_lf(data, in_fd, size);
+	item->base = maildir_filename_new(size, vsize);
 	item->tmp_path = i_strdup_printf("%s/tmp/%s", folder, item->base);
 	int fd = open(item->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -92,7 +118,7 @@ static int write_tmp(const char *folder, struct save_item *item, const unsigned 
 		maildir_set_errno_error(error_r, "close message");
 		ret = -1;
 	}
-	item->meta.size = size;
+	item->meta.size = vsize;
 	return ret;
 }
 
@@ -235,7 +261,10 @@ static int copy_to_tmp(struct maildir_mbox *src, const struct maildir_msg *msg,
 		if ((msg->meta.flags.keywords & (1u << k)) != 0 && src->kw.names[k] != NULL)
 			item->kw_names[item->kw_count++] = src->kw.names[k];
 	}
-	item->base = maildir_filename_new(msg->meta.size);
+	uint64_t physical;
+	if (!maildir_filename_size(msg->name, src->user->colon, &physical))
+		physical = msg->meta.size;
+	item->base = maildir_filename_new(physical, msg->meta.size);
 	item->tmp_path = i_strdup_printf("%s/tmp/%s", dest->path, item->base);
 	int ret = link(src_path, item->tmp_path);
 	if (ret < 0 && errno != ENOENT) {

@@ -315,6 +315,30 @@ static int16_t local_tz_min(time_t when)
 	return (int16_t)(tm.tm_gmtoff / 60);
 }
 
+/* The file's size once every bare LF is preceded by CR (read once per new file). */
+static uint64_t crlf_size(const struct maildir_mbox *mb, const struct scan_entry *e,
+			  uint64_t size)
+{
+	char *path = i_strdup_printf("%s/%s/%s", mb->path, e->in_new ? "new" : "cur", e->name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return size;
+	unsigned char buf[65536];
+	unsigned char prev = 0;
+	uint64_t bare = 0;
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' && prev != '\r')
+				bare++;
+			prev = buf[i];
+		}
+	}
+	close(fd);
+	return size + bare;
+}
+
 /* Fill meta for a file not seen before. false when the file vanished. */
 static bool new_message_meta(const struct maildir_mbox *mb, const struct scan_entry *e,
 			     struct store_message_meta *meta)
@@ -325,8 +349,10 @@ static bool new_message_meta(const struct maildir_mbox *mb, const struct scan_en
 	free(path);
 	if (ret < 0 || !S_ISREG(st.st_mode))
 		return false;
-	if (!maildir_filename_size(e->name, mb->user->colon, &meta->size))
-		meta->size = (uint64_t)st.st_size;
+	/* RFC822.SIZE counts CRLF line ends: files an MTA wrote with bare LF are served
+	 * with CRLF (maildir_get_content), so their size is the W= size or counted. */
+	if (!maildir_filename_vsize(e->name, mb->user->colon, &meta->size))
+		meta->size = crlf_size(mb, e, (uint64_t)st.st_size);
 	meta->internal_date = (int64_t)st.st_mtime;
 	meta->internal_tz_min = local_tz_min(st.st_mtime);
 	return true;
@@ -540,6 +566,10 @@ int maildir_mbox_lock(struct maildir_mbox *mb, bool force, struct store_error *e
 		maildir_mbox_unlock(mb);
 		return -1;
 	}
+	/* Writers (save, flags, expunge) change the uidlist: without a rescan it was not
+	 * read yet (the last unlock freed it). A NULL here crashed APPEND. */
+	if (mb->lock != NULL && mb->uidlist == NULL)
+		mb->uidlist = read_uidlist(mb);
 	return 0;
 }
 
