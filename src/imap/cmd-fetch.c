@@ -317,6 +317,7 @@ static bool send_binary(struct client *client, struct buffer *line,
 	return ok;
 }
 
+/* content is borrowed. */
 static void append_structure(struct buffer *line, const struct fetch_item *item,
 			     struct store_content *content)
 {
@@ -327,7 +328,6 @@ static void append_structure(struct buffer *line, const struct fetch_item *item,
 	else
 		mime_bodystructure_write(tree, mime_tree_root(tree),
 					 item->kind == FETCH_BODYSTRUCTURE, line);
-	store_content_release(&content);
 }
 
 static void append_simple_item(struct buffer *line, const struct fetch_item *item,
@@ -367,6 +367,7 @@ static int fetch_one(struct client_command *cmd, struct fetch_context *ctx, unsi
 	struct client *client = cmd->client;
 	struct imap_view *view = client->view;
 	struct buffer line;
+	struct store_content *shared = NULL;
 	bool flags_sent = false;
 	int ret = 0;
 
@@ -383,18 +384,26 @@ static int fetch_one(struct client_command *cmd, struct fetch_context *ctx, unsi
 			flags_sent = flags_sent || item->kind == FETCH_FLAGS;
 			continue;
 		}
-		if (store_mailbox_get_content(view_mailbox(view), view_uid(view, seq),
-					      &content, &error) < 0) {
+		bool structure = item->kind != FETCH_BODY_SECTION && item->kind != FETCH_BINARY &&
+				 item->kind != FETCH_BINARY_SIZE;
+		/* Structure items share one content (and its cached parse); sections take
+		 * their own, which may be written out by reference. */
+		if (structure && shared == NULL &&
+		    store_mailbox_get_content(view_mailbox(view), view_uid(view, seq),
+					      &shared, &error) < 0) {
+			ret = -1;
+		} else if (structure) {
+			append_structure(&line, item, shared);
+		} else if (store_mailbox_get_content(view_mailbox(view), view_uid(view, seq),
+						     &content, &error) < 0) {
 			ret = -1;
 		} else if (item->kind == FETCH_BODY_SECTION) {
 			send_body_section(client, &line, item, content);
-		} else if (item->kind == FETCH_BINARY || item->kind == FETCH_BINARY_SIZE) {
-			if (!send_binary(client, &line, item, content))
-				ret = -2;
-		} else {
-			append_structure(&line, item, content);
+		} else if (!send_binary(client, &line, item, content)) {
+			ret = -2;
 		}
 	}
+	store_content_release(&shared);
 	if (ret == 0 && !flags_sent && ctx->seen_changed != NULL &&
 	    imap_seqset_contains(ctx->seen_changed, view_uid(view, seq))) {
 		buffer_append_str(&line, " FLAGS ");
