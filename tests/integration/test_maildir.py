@@ -324,3 +324,41 @@ def test_bare_lf_files_are_served_with_crlf(tmp_path, pymap_server):
     names = os.listdir(inbox / "new") + os.listdir(inbox / "cur")
     assert any(",W=%d" % len(data[0][1]) in n for n in names), names
     c.logout()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_disk_full_and_read_only(tmp_path, pymap_server):
+    """ENOSPC: the APPEND fails with NO [OVERQUOTA], nothing half-written stays, the
+    session goes on. A read-only file system: a NO, and nothing changes."""
+    import subprocess
+    from rawimap import RawImap
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(mnt)],
+                   check=True)
+    try:
+        base = make_base(mnt)
+        s = pymap_server(["maildir", str(base)])
+        c = RawImap(s.port)
+        c.login()
+        c.ok("SELECT INBOX")
+        big = b"Subject: big\r\n\r\n" + b"x" * (2 * 1024 * 1024) + b"\r\n"
+        c.send(b"a1 APPEND INBOX {%d+}\r\n" % len(big) + big + b"\r\n")
+        untagged, tagged = c.read_until_tagged("a1")
+        assert tagged.startswith(b"a1 NO [OVERQUOTA]"), tagged
+        inbox = base / "demouser"
+        for sub in ("tmp", "new", "cur"):
+            assert os.listdir(inbox / sub) == [], (sub, os.listdir(inbox / sub))
+        c.ok("NOOP")
+        c.ok("APPEND INBOX {13+}\r\nSubject: ok\r\n")
+        untagged, _ = c.ok("STATUS INBOX (MESSAGES)")
+        assert untagged == [b"* STATUS INBOX (MESSAGES 1)\r\n"]
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        untagged, tagged = c.cmd("APPEND INBOX {13+}\r\nSubject: ro\r\n")
+        assert tagged.startswith(b"t6 NO"), tagged
+        untagged, _ = c.ok("STATUS INBOX (MESSAGES)")
+        assert untagged == [b"* STATUS INBOX (MESSAGES 1)\r\n"]
+        c.close()
+        s.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
