@@ -199,12 +199,16 @@ static void free_tree(void *tree)
 	mime_tree_destroy(&t);
 }
 
-/* The message's parse, from the store's cache or parsed now and cached. */
+/* The message's parse, from the store's cache or parsed now and cached; NULL when
+ * the bytes could not be read (expunged meanwhile). */
 static const struct mime_tree *content_tree(struct store_content *content)
 {
-	if (content->parsed == NULL)
-		store_content_set_parsed(content, mime_parse(content->data, content->size),
-					 free_tree);
+	struct store_error error;
+	if (content->parsed != NULL)
+		return content->parsed;
+	if (store_content_load(content, &error) < 0)
+		return NULL;
+	store_content_set_parsed(content, mime_parse(content->data, content->size), free_tree);
 	return content->parsed;
 }
 
@@ -317,17 +321,20 @@ static bool send_binary(struct client *client, struct buffer *line,
 	return ok;
 }
 
-/* content is borrowed. */
-static void append_structure(struct buffer *line, const struct fetch_item *item,
+/* content is borrowed. false when the message's bytes are gone. */
+static bool append_structure(struct buffer *line, const struct fetch_item *item,
 			     struct store_content *content)
 {
 	const struct mime_tree *tree = content_tree(content);
+	if (tree == NULL)
+		return false;
 	buffer_printf(line, "%s ", item->name);
 	if (item->kind == FETCH_ENVELOPE)
 		mime_envelope_write(tree, mime_tree_root(tree), line);
 	else
 		mime_bodystructure_write(tree, mime_tree_root(tree),
 					 item->kind == FETCH_BODYSTRUCTURE, line);
+	return true;
 }
 
 static void append_simple_item(struct buffer *line, const struct fetch_item *item,
@@ -393,9 +400,13 @@ static int fetch_one(struct client_command *cmd, struct fetch_context *ctx, unsi
 					      &shared, &error) < 0) {
 			ret = -1;
 		} else if (structure) {
-			append_structure(&line, item, shared);
+			if (!append_structure(&line, item, shared))
+				ret = -1;
 		} else if (store_mailbox_get_content(view_mailbox(view), view_uid(view, seq),
 						     &content, &error) < 0) {
+			ret = -1;
+		} else if (store_content_load(content, &error) < 0) {
+			store_content_release(&content);
 			ret = -1;
 		} else if (item->kind == FETCH_BODY_SECTION) {
 			send_body_section(client, &line, item, content);

@@ -208,9 +208,12 @@ static const struct store_content *search_content(struct search_message *m)
 {
 	struct store_error error;
 	if (m->content == NULL && !m->content_failed &&
-	    store_mailbox_get_content(view_mailbox(m->view), view_uid(m->view, m->seq),
-				      &m->content, &error) < 0)
+	    (store_mailbox_get_content(view_mailbox(m->view), view_uid(m->view, m->seq),
+				       &m->content, &error) < 0 ||
+	     store_content_load(m->content, &error) < 0)) {
+		store_content_release(&m->content);
 		m->content_failed = true;
+	}
 	if (m->content != NULL && m->content->parsed == NULL)
 		store_content_set_parsed(m->content, mime_parse(m->content->data, m->content->size),
 					 free_tree);

@@ -22,6 +22,7 @@ struct maildir_content {
 	void *map;
 	size_t map_size;
 	unsigned char *converted;    /* CRLF copy of a bare-LF file, or NULL */
+	struct maildir_mbox *mb;     /* until the bytes are loaded (lazy content) */
 	void (*free_parsed)(void *parsed);
 	/* where set_parsed stores a new parse: the cache and the message's key */
 	struct maildir_mime *mime;
@@ -407,27 +408,27 @@ static void content_load_parsed(struct maildir_mbox *mb, struct maildir_content 
 	}
 }
 
-int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
-			struct store_content **content_r, struct store_error *error_r)
+/* Map the message file into content (with CRLF conversion when the index size says
+ * the file has bare LFs). *idx_r: the message's index after a possible rescan. */
+static int content_map(struct maildir_mbox *mb, struct maildir_content *content,
+		       struct store_error *error_r)
 {
-	struct maildir_mbox *mb = MB(mbox);
 	struct stat st;
 	int fd, idx;
-	if (open_message(mb, uid, &fd, &idx, error_r) < 0)
+	if (open_message(mb, content->uid, &fd, &idx, error_r) < 0)
 		return -1;
 	if (fstat(fd, &st) < 0) {
 		maildir_set_errno_error(error_r, "fstat message");
 		close(fd);
 		return -1;
 	}
-	struct maildir_content *content = i_new0(struct maildir_content);
 	content->map_size = (size_t)st.st_size;
 	if (content->map_size > 0) {
 		content->map = mmap(NULL, content->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (content->map == MAP_FAILED) {
+			content->map = NULL;
 			maildir_set_errno_error(error_r, "mmap message");
 			close(fd);
-			free(content);
 			return -1;
 		}
 	}
@@ -436,8 +437,57 @@ int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
 	content->base.size = content->map_size;
 	if (mb->state.msgs[idx].meta.size > content->map_size)
 		content_to_crlf(content, mb->state.msgs[idx].meta.size);
+	return 0;
+}
+
+/* store_content_load(): the bytes of a content handed out with a cached parse. */
+static int content_load(struct store_content *_content, struct store_error *error_r)
+{
+	struct maildir_content *content = (struct maildir_content *)_content;
+	struct maildir_mbox *mb = content->mb;
+	uint64_t expected = content->base.size;
+	content->mb = NULL;   /* only needed until the bytes are here */
+	if (mb == NULL || content_map(mb, content, error_r) < 0)
+		return -1;
+	if (content->base.size != expected) {
+		/* Changed since the index said so: the cached parse may not fit. */
+		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Message changed on disk.");
+		return -1;
+	}
+	return 0;
+}
+
+int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
+			struct store_content **content_r, struct store_error *error_r)
+{
+	struct maildir_mbox *mb = MB(mbox);
+	int idx = maildir_state_find(&mb->state, uid);
+	struct maildir_content *content = i_new0(struct maildir_content);
+	content->uid = uid;
 	content->base.backend = &store_maildir_vfuncs;
 	content->base.release = content_release;
+	uint64_t physical;
+	if (idx >= 0 && maildir_filename_size(mb->state.msgs[idx].name, mb->user->colon,
+					      &physical)) {
+		/* The name tells the file's size: look the parse up without opening it. */
+		content->map_size = (size_t)physical;
+		content_load_parsed(mb, content, &mb->state.msgs[idx]);
+		if (content->base.parsed != NULL) {
+			content->base.size = mb->state.msgs[idx].meta.size;
+			content->base.load = content_load;
+			content->mb = mb;
+			*content_r = &content->base;
+			return 0;
+		}
+		maildir_mime_unref(&content->mime);
+		i_free(content->base_name);
+		content->map_size = 0;
+	}
+	if (content_map(mb, content, error_r) < 0) {
+		free(content);
+		return -1;
+	}
+	idx = maildir_state_find(&mb->state, uid);
 	content_load_parsed(mb, content, &mb->state.msgs[idx]);
 	*content_r = &content->base;
 	return 0;

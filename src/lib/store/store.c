@@ -213,6 +213,13 @@ int store_mailbox_get_content(struct store_mailbox *mbox, uint32_t uid,
 	return MBOX_V(mbox)->get_content(mbox, uid, content_r, error_r);
 }
 
+int store_content_load(struct store_content *content, struct store_error *error_r)
+{
+	if (content->data != NULL || content->load == NULL)
+		return 0;
+	return content->load(content, error_r);
+}
+
 void store_content_release(struct store_content **_content)
 {
 	struct store_content *content = *_content;

@@ -128,8 +128,15 @@ struct store_content {
 	/* private to the backend */
 	const struct store_vfuncs *backend;
 	void (*release)(struct store_content *content);
+	/* NULL when data is set at once; else fills data (see store_content_load) */
+	int (*load)(struct store_content *content, struct store_error *error_r);
 };
 void store_content_release(struct store_content **content);
+/* Make data available. A backend may hand out a content whose size and cached parse
+ * are known but whose bytes are not read yet (maildir with a cached parse: FETCH
+ * ENVELOPE/BODYSTRUCTURE then never opens the message file). Call this before using
+ * data; 0, or -1 with error_r (e.g. STORE_ERR_NONEXISTENT: expunged meanwhile). */
+int store_content_load(struct store_content *content, struct store_error *error_r);
 
 /* A message to append: the bytes come from memory or from a descriptor (a spool
  * file written while the client sent the literal). */
