@@ -30,17 +30,25 @@ static bool can_quote(const unsigned char *data, size_t len)
 	return true;
 }
 
+/* One reservation of the exact size instead of an append per byte: ENVELOPE and
+ * BODYSTRUCTURE are mostly quoted strings. */
 static int append_quoted(struct buffer *dest, const unsigned char *data, size_t len)
 {
-	if (buffer_append_c(dest, '"') < 0)
+	size_t escapes = 0, o = 0;
+	for (size_t i = 0; i < len; i++)
+		escapes += data[i] == '"' || data[i] == '\\';
+	unsigned char *out = buffer_reserve(dest, len + escapes + 2);
+	if (out == NULL)
 		return -1;
+	out[o++] = '"';
 	for (size_t i = 0; i < len; i++) {
-		if ((data[i] == '"' || data[i] == '\\') && buffer_append_c(dest, '\\') < 0)
-			return -1;
-		if (buffer_append_c(dest, data[i]) < 0)
-			return -1;
+		if (data[i] == '"' || data[i] == '\\')
+			out[o++] = '\\';
+		out[o++] = data[i];
 	}
-	return buffer_append_c(dest, '"');
+	out[o++] = '"';
+	buffer_commit(dest, o);
+	return 0;
 }
 
 static int append_literal(struct buffer *dest, const char *prefix,

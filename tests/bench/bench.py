@@ -28,12 +28,12 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 # figures: (label, key function over a run result, unit, higher is better)
 QUICK = dict(rounds=2, login=(8, 2), mixed=(8, 3), fetch=(1, 2), append=(2, 2),
-             big_count=2000, idle=200, dovecot_idle=200, deliveries=3)
+             big_count=2000, idle=200, dovecot_idle=200, deliveries=3, idle_timeout=90)
 # dovecot_idle: Dovecot runs an imap process per session (~0.5 MiB PSS, ~5 MiB RSS each);
 # 10,000 of them do not fit on a 2-CPU machine (the load average reached 3,300 and the
 # run never finished), so its idle-fleet is capped; pymap runs the full 10,000.
 FULL = dict(rounds=3, login=(16, 8), mixed=(50, 10), fetch=(2, 8), append=(4, 8),
-            big_count=100000, idle=10000, dovecot_idle=2000, deliveries=20)
+            big_count=100000, idle=10000, dovecot_idle=2000, deliveries=20, idle_timeout=240)
 
 
 def log(msg):
@@ -392,13 +392,19 @@ class Bench:
         self.args = args
         self.failures = []
 
-    def imapbench(self, server, argv, on_ready=None, label=""):
+    def imapbench(self, server, argv, on_ready=None, label="", timeout=None):
         cmd = [IMAPBENCH, "-q", "-p", str(server.port), "-u", USER, "-w", PASSWORD] + argv
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         sampler = Sampler(server.pids(), self.args.sample_interval)
         sampler.start()
+        t0 = time.time()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
+        # A server that cannot keep up must not hold the whole bench: stop imapbench
+        # after `timeout` seconds; figures measured before (idle memory) are kept.
+        killer = threading.Timer(timeout, proc.terminate) if timeout else None
+        if killer:
+            killer.start()
         result, ready_mem, table_lines = None, None, []
         err_lines = []
         t_err = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
@@ -411,9 +417,18 @@ class Bench:
             else:
                 table_lines.append(line.rstrip())
         proc.wait()
+        if killer:
+            killer.cancel()
         t_err.join(5)
         cpu = sampler.finish()
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if result is None and proc.returncode == -signal.SIGTERM and timeout:
+            err_lines.append("imapbench stopped after %d s (the server did not finish the "
+                             "scenario in time)\n" % timeout)
+            if ready_mem:
+                result = {"scenario": label, "secs": time.time() - t0, "sessions": 0,
+                          "errors": 1, "timed_out": True, "cmds": {},
+                          "idle_sessions": ready_mem.get("idle_sessions")}
         if proc.returncode != 0 or result is None:
             self.failures.append("%s %s: imapbench exit %s" % (server.name, label,
                                                               proc.returncode))
@@ -436,7 +451,7 @@ class Bench:
 def idle_memory(baseline):
     def on_ready(server, sampler):
         pids, _, total = sampler.snapshot()
-        return {"idle_rss_total": total, "idle_rss_base": baseline[server.name][0],
+        return {"idle_sessions": server.idle_target, "idle_rss_total": total, "idle_rss_base": baseline[server.name][0],
                 "idle_pss_total": pss_total(pids), "idle_pss_base": baseline[server.name][1],
                 "idle_procs": len(pids)}
     return on_ready
@@ -670,6 +685,11 @@ def main():
         for sc in scenarios:
             if runs.get(sc):
                 log(table(sc, runs[sc]))
+                for name, rs in runs[sc].items():
+                    if any(r.get("timed_out") for r in rs):
+                        log("note: %s's %s run was stopped after %d s; only the figures "
+                            "measured before (idle memory) are shown"
+                            % (name, sc, p["idle_timeout"]))
                 if sc == "idle-fleet" and p["dovecot_idle"] < p["idle"]:
                     log("note: Dovecot's idle-fleet capped at %d sessions (a process per "
                         "session; %d do not fit on this machine), pymap ran %d"
@@ -731,8 +751,10 @@ def run_all(bench, servers, scenarios, p):
                 if sc == "idle-fleet":
                     baseline[s.name] = mem_baseline(s)
                     on_ready = idle_memory(baseline)
+                    s.idle_target = p["dovecot_idle"] if s.name == "Dovecot" else p["idle"]
                 log("%-10s round %d/%d  %-7s ..." % (sc, rnd + 1, rounds, s.name))
-                r = bench.imapbench(s, argv, on_ready, sc)
+                r = bench.imapbench(s, argv, on_ready, sc,
+                                    p["idle_timeout"] if sc == "idle-fleet" else None)
                 if r is not None:
                     runs.setdefault(sc, {}).setdefault(s.name, []).append(r)
                     log("           %s" % one_line(sc, r))
@@ -764,6 +786,8 @@ def one_line(sc, r):
     base = "%.1f s, %d sessions, errors %d, server CPU %.2f s, peak RSS %.1f MiB (%d procs)" % (
         r["secs"], r["sessions"], r["errors"], r["server_cpu_s"],
         r["peak_rss_total"] / 2**20, r["peak_procs"])
+    if r.get("timed_out"):
+        base += ", STOPPED (timeout)"
     if sc == "idle-fleet" and "idle_rss_total" in r:
         base += ", idle RSS %.1f MiB, push p99 %s ms" % (
             r["idle_rss_total"] / 2**20, fmt(cmd(r, "push", "p99")))

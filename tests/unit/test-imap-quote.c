@@ -109,6 +109,21 @@ static void test_max_size_unchanged(void)
 	buffer_deinit(&buf);
 }
 
+/* Escapes count toward the limit exactly: x"y quotes to "x\"y" (6 octets), x"y\\ to
+ * 10 octets. */
+static void test_max_size_escapes(void)
+{
+	struct buffer buf;
+	buffer_init(&buf, 8);
+	TEST_ASSERT_INT_EQ(imap_append_string(&buf, "x\"y\\\\"), -1);
+	TEST_ASSERT_STR_EQ(buffer_str(&buf), "");
+	TEST_ASSERT_INT_EQ(imap_append_string(&buf, "x\"y"), 0);
+	TEST_ASSERT_INT_EQ(imap_append_string(&buf, ""), 0);
+	TEST_ASSERT_STR_EQ(buffer_str(&buf), "\"x\\\"y\"\"\"");
+	TEST_ASSERT_INT_EQ(imap_append_string(&buf, ""), -1);
+	buffer_deinit(&buf);
+}
+
 static void test_char_classes(void)
 {
 	TEST_ASSERT(imap_is_atom_char('a'));
@@ -125,4 +140,5 @@ static void test_char_classes(void)
 
 TEST_MAIN(TEST(test_string), TEST(test_nstring), TEST(test_astring),
 	  TEST(test_literal8_and_mailbox), TEST(test_max_size_unchanged),
+	  TEST(test_max_size_escapes),
 	  TEST(test_char_classes))
