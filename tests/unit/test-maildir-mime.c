@@ -45,7 +45,7 @@ static off_t file_size(const char *path)
 
 static struct maildir_mime_key key_of(uint32_t uid, const char *base)
 {
-	struct maildir_mime_key key = { uid, base, strlen(base), sizeof(MSG) - 1 };
+	struct maildir_mime_key key = { uid, base, strlen(base), sizeof(MSG) - 1, 0 };
 	return key;
 }
 
@@ -269,6 +269,29 @@ static void test_compaction_drops_dead_records(void)
 	free(dir);
 }
 
-TEST_MAIN(TEST(test_store_and_find_again), TEST(test_newer_record_wins),
+/* A bare-LF file is served with CRLF: its parse describes more bytes than the file
+ * holds. The record is keyed by the file's size and checked against the served size. */
+static void test_parse_of_converted_content(void)
+{
+	static const char LF_MSG[] = "Subject: lf\n\nbody\n";
+	static const char CRLF_MSG[] = "Subject: lf\r\n\r\nbody\r\n";
+	char *dir = new_dir("crlf");
+	struct maildir_mime *mm = maildir_mime_create(dir, 9, NULL, NULL);
+	struct mime_tree *tree = mime_parse(CRLF_MSG, sizeof(CRLF_MSG) - 1);
+	struct maildir_mime_key key = { 3, "3.M3.host", 9, sizeof(LF_MSG) - 1,
+					sizeof(CRLF_MSG) - 1 };
+	TEST_ASSERT_INT_EQ(maildir_mime_store(mm, &key, tree), 0);
+	mime_tree_destroy(&tree);
+	TEST_ASSERT_INT_EQ(maildir_mime_lookup(mm, &key, &tree), 1);
+	TEST_ASSERT_UINT_EQ(tree->size, sizeof(CRLF_MSG) - 1);
+	mime_tree_destroy(&tree);
+	/* Without the served size the sizes disagree: no hit. */
+	key.content_size = 0;
+	TEST_ASSERT_INT_EQ(maildir_mime_lookup(mm, &key, &tree), 0);
+	maildir_mime_unref(&mm);
+	free(dir);
+}
+
+TEST_MAIN(TEST(test_store_and_find_again), TEST(test_parse_of_converted_content), TEST(test_newer_record_wins),
 	  TEST(test_other_handle_appends), TEST(test_torn_tail_and_garbage),
 	  TEST(test_bad_header_or_uidvalidity), TEST(test_compaction_drops_dead_records))

@@ -443,7 +443,8 @@ int maildir_mime_lookup(struct maildir_mime *mm, const struct maildir_mime_key *
 		size_t name_len = (size_t)get(rec + 20, 2);
 		const unsigned char *blob = rec + MAILDIR_MIME_RECORD_HEADER + name_len;
 		size_t blob_len = ent->len - MAILDIR_MIME_RECORD_HEADER - name_len;
-		if (mime_cache_deserialize(blob, blob_len, &tree) == 0 && tree->size == key->size)
+		uint64_t described = key->content_size != 0 ? key->content_size : key->size;
+		if (mime_cache_deserialize(blob, blob_len, &tree) == 0 && tree->size == described)
 			ret = 1;
 		else if (tree != NULL)
 			mime_tree_destroy(&tree);

@@ -27,7 +27,10 @@ struct maildir_mime_key {
 	uint32_t uid;
 	const char *base;
 	size_t base_len;
-	uint64_t size;
+	uint64_t size;          /* the message file's own size (part of the record key) */
+	/* Lookup only: the size of the bytes the parse describes when they differ from the
+	 * file (a bare-LF file served with CRLF); 0 = the same as size. */
+	uint64_t content_size;
 };
 
 /* Whether a record still belongs to a message of the folder (compaction drops the

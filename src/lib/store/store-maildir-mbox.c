@@ -401,6 +401,7 @@ static void content_load_parsed(struct maildir_mbox *mb, struct maildir_content 
 	key.base = content->base_name;
 	key.base_len = strlen(content->base_name);
 	key.size = content->map_size;   /* the file's own size: a rewritten file misses */
+	key.content_size = msg->meta.size;  /* what is served: CRLF for a bare-LF file */
 	if (maildir_mime_lookup(content->mime, &key, &tree) > 0) {
 		content->base.parsed = tree;
 		content->free_parsed = free_tree;
@@ -505,7 +506,7 @@ void maildir_set_parsed(struct store_content *_content, void *parsed,
 	if (parsed != NULL && !content->cached && content->mime != NULL) {
 		struct maildir_mime_key key = {
 			content->uid, content->base_name, strlen(content->base_name),
-			content->map_size
+			content->map_size, 0
 		};
 		(void)maildir_mime_store(content->mime, &key, parsed);
 		content->cached = true;
