@@ -1,6 +1,7 @@
 /* The pymap-admin op table and the handlers of every op but mail.append
  * (admin-deliver.c). See admin-ops.h; the table is documented in doc/ipc.md. */
 #include "admin-ops.h"
+#include "admin-client.h"
 #include "admin-workers.h"
 #include "admin-error.h"
 #include "admin-users.h"
@@ -372,7 +373,19 @@ static int op_sessions_list(struct admin_context *ctx, const struct admin_caller
 			    const json_t *request, int fd, json_t *reply, struct admin_error *err)
 {
 	(void)ctx; (void)caller; (void)request; (void)fd; (void)err;
-	json_object_set_new(reply, "sessions", admin_workers_sessions());
+	json_t *sessions = admin_workers_sessions();
+	/* Keep the reply under the message limit: drop the tail and say so. */
+	size_t size = json_dumpb(sessions, NULL, 0, JSON_COMPACT);
+	bool truncated = false;
+	while (size > ADMIN_MAX_MESSAGE_BYTES - 4096 && json_array_size(sessions) > 0) {
+		json_t *last = json_array_get(sessions, json_array_size(sessions) - 1);
+		size -= json_dumpb(last, NULL, 0, JSON_COMPACT) + 1;
+		json_array_remove(sessions, json_array_size(sessions) - 1);
+		truncated = true;
+	}
+	json_object_set_new(reply, "sessions", sessions);
+	if (truncated)
+		json_object_set_new(reply, "truncated", json_true());
 	return 0;
 }
 
@@ -416,7 +429,15 @@ static int op_worker_report(struct admin_context *ctx, const struct admin_caller
 		admin_error_set(err, ADMIN_ERR_BADREQUEST, "sessions (array) and stats (object)");
 		return -1;
 	}
-	admin_workers_update(caller->conn, caller->pid, sessions, stats);
+	const json_t *part = json_object_get(request, "part"), *last = json_object_get(request, "last");
+	if ((part != NULL && (!json_is_integer(part) || json_integer_value(part) < 0)) ||
+	    (last != NULL && !json_is_boolean(last))) {
+		admin_error_set(err, ADMIN_ERR_BADREQUEST, "part (integer >= 0), last (boolean)");
+		return -1;
+	}
+	admin_workers_update(caller->conn, caller->pid, sessions, stats,
+			     part != NULL ? (unsigned int)json_integer_value(part) : 0,
+			     last == NULL || json_is_true(last));
 	return 0;
 }
 
@@ -466,14 +487,14 @@ const struct admin_op admin_ops[] = {
 	  "`BADREQUEST`, `NOTFOUND`, `NONEXISTENT`, `READONLY`, `TOOBIG`, `CANNOT`, "
 	  "`NOTIMPLEMENTED`" },
 	{ "sessions.list", ADMIN_ACCESS_ADMIN, op_sessions_list, "–",
-	  "`sessions` [{`session`, `user`, `remote`, `mailbox`, `since`, `tls`, `worker_pid`}]",
+	  "`sessions` [{`session`, `user`, `remote`, `mailbox`, `since`, `tls`, `worker_pid`}], `truncated`?",
 	  "–" },
 	{ "sessions.kick", ADMIN_ACCESS_ADMIN, op_sessions_kick, T_USER, "`user`, `workers`",
 	  "`BADREQUEST`" },
 	{ "stats", ADMIN_ACCESS_ADMIN, op_stats, "–",
 	  "`workers` [{`pid`, `connections`, `sessions`, `commands`, `logins`}], `total`", "–" },
 	{ "worker.report", ADMIN_ACCESS_ADMIN, op_worker_report,
-	  "`sessions` (as in sessions.list, without `worker_pid`), `stats`", "–",
+	  "`sessions` (as in sessions.list, without `worker_pid`), `stats`, `part`?, `last`?", "–",
 	  "`BADREQUEST`, `NOTALLOWED`" },
 	{ "reload", ADMIN_ACCESS_ADMIN, op_reload, "–", "`master_pid`", "–" },
 };

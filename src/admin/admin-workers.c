@@ -14,6 +14,7 @@ struct worker {
 	pid_t pid;
 	json_t *sessions;
 	json_t *stats;
+	json_t *pending;          /* sessions of a report still arriving in parts */
 	struct worker *next;
 };
 
@@ -57,16 +58,30 @@ static void worker_clear(struct worker *w)
 		json_decref(w->sessions);
 	if (w->stats != NULL)
 		json_decref(w->stats);
-	w->sessions = w->stats = NULL;
+	if (w->pending != NULL)
+		json_decref(w->pending);
+	w->sessions = w->stats = w->pending = NULL;
 }
 
 void admin_workers_update(struct ipc_conn *conn, pid_t pid, const json_t *sessions,
-			  const json_t *stats)
+			  const json_t *stats, unsigned int part, bool last)
 {
 	struct worker *w = worker_find(conn, true);
+	if (part == 0) {
+		if (w->pending != NULL)
+			json_decref(w->pending);
+		w->pending = json_array();
+	} else if (w->pending == NULL) {
+		return;   /* a part without its beginning: wait for the next report */
+	}
+	json_array_extend(w->pending, (json_t *)sessions);
+	if (!last)
+		return;
+	json_t *complete = w->pending;
+	w->pending = NULL;
 	worker_clear(w);
 	w->pid = pid;
-	w->sessions = json_deep_copy(sessions);
+	w->sessions = complete;
 	w->stats = json_deep_copy(stats);
 }
 

@@ -14,9 +14,11 @@ struct ipc_conn;
 
 /* Whether pid is another child of our master. */
 bool admin_workers_is_sibling(pid_t pid);
-/* Replace what we know of the worker on conn. sessions and stats are borrowed. */
+/* Part part of a worker's report (a report is split so each message stays under the
+ * IPC size limit); when last, what we know of the worker on conn is replaced by the
+ * parts 0..part together. sessions and stats are borrowed. */
 void admin_workers_update(struct ipc_conn *conn, pid_t pid, const json_t *sessions,
-			  const json_t *stats);
+			  const json_t *stats, unsigned int part, bool last);
 /* The connection is going away. */
 void admin_workers_forget(struct ipc_conn *conn);
 /* All sessions (array of objects, each with "worker_pid" added); new reference. */

@@ -1,6 +1,7 @@
 /* The admin process: serves the pymap-admin protocol (doc/ipc.md) on the listener
  * "admin" (admin.sock, or $PYMAP_ADMIN_SOCKET) to pymapctl and pymap-lda. Exec'd by
  * the master; requests are handled by admin-server.c. */
+#include "admin-client.h"
 #include "admin-ops.h"
 #include "admin-server.h"
 #include "admin-workers.h"
@@ -27,6 +28,7 @@ static const struct ipc_settings admin_ipc_settings = {
 	.protocol = ADMIN_PROTOCOL,
 	.major = ADMIN_PROTOCOL_MAJOR,
 	.minor = ADMIN_PROTOCOL_MINOR,
+	.max_message_bytes = ADMIN_MAX_MESSAGE_BYTES,
 	.accept_fds = true,
 };
 

@@ -15,6 +15,8 @@
 #define ADMIN_REPORT_DELAY_MSECS 1000
 #define ADMIN_REPORT_RETRY_MSECS 5000
 #define ADMIN_REPORT_TIMEOUT_MSECS 10000
+/* Well under IPC_DEFAULT_MAX_MESSAGE_BYTES with the envelope around the sessions. */
+#define ADMIN_REPORT_PART_BYTES (32 * 1024)
 
 static struct ioloop *report_loop;
 static char *report_path;
@@ -38,21 +40,49 @@ static json_t *session_json(const struct client *client)
 			 "tls", client->tls != NULL);
 }
 
-static json_t *report_build(void)
+static void report_reply(json_t *reply, int fd, void *context);
+
+static json_t *report_stats(unsigned int authenticated)
 {
-	json_t *sessions = json_array();
-	unsigned int authenticated = 0;
+	const struct client_counters *counters = client_counters();
+	return json_pack("{s:i, s:i, s:I, s:I}", "connections", (int)client_count(),
+			 "sessions", (int)authenticated, "commands", (json_int_t)counters->commands,
+			 "logins", (json_int_t)counters->logins);
+}
+
+static void report_send_part(json_t *sessions, unsigned int authenticated, unsigned int part,
+			     bool last)
+{
+	json_t *report = json_pack("{s:s, s:o, s:o, s:i, s:b}", "op", "worker.report",
+				   "sessions", sessions, "stats", report_stats(authenticated),
+				   "part", (int)part, "last", last);
+	ipc_conn_request(report_conn, report, -1, ADMIN_REPORT_TIMEOUT_MSECS, report_reply, NULL);
+	json_decref(report);
+}
+
+/* The sessions in parts of at most ADMIN_REPORT_PART_BYTES of JSON each, so a worker
+ * with 10,000 sessions stays under the IPC message limit. */
+static void report_send_all(void)
+{
+	json_t *part = json_array();
+	size_t part_bytes = 0;
+	unsigned int authenticated = 0, n = 0;
+	for (const struct client *c = client_first(); c != NULL; c = c->next)
+		authenticated += !c->destroyed && c->username != NULL;
 	for (const struct client *c = client_first(); c != NULL; c = c->next) {
 		if (c->destroyed)
 			continue;
-		json_array_append_new(sessions, session_json(c));
-		authenticated += c->username != NULL;
+		json_t *session = session_json(c);
+		size_t bytes = json_dumpb(session, NULL, 0, JSON_COMPACT) + 1;
+		if (part_bytes + bytes > ADMIN_REPORT_PART_BYTES && json_array_size(part) > 0) {
+			report_send_part(part, authenticated, n++, false);
+			part = json_array();
+			part_bytes = 0;
+		}
+		json_array_append_new(part, session);
+		part_bytes += bytes;
 	}
-	const struct client_counters *counters = client_counters();
-	return json_pack("{s:s, s:o, s:{s:i, s:i, s:I, s:I}}", "op", "worker.report",
-			 "sessions", sessions, "stats", "connections", (int)client_count(),
-			 "sessions", (int)authenticated, "commands", (json_int_t)counters->commands,
-			 "logins", (json_int_t)counters->logins);
+	report_send_part(part, authenticated, n, true);
 }
 
 /* worker.kick from the admin service. */
@@ -126,9 +156,7 @@ static void report_send(void *context)
 		report_schedule(ADMIN_REPORT_RETRY_MSECS);
 		return;
 	}
-	json_t *report = report_build();
-	ipc_conn_request(report_conn, report, -1, ADMIN_REPORT_TIMEOUT_MSECS, report_reply, NULL);
-	json_decref(report);
+	report_send_all();
 }
 
 static void report_schedule(unsigned int msecs)

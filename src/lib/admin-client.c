@@ -53,6 +53,7 @@ struct ipc_client *admin_client_connect(const char *path, unsigned int timeout_m
 		.protocol = ADMIN_CLIENT_PROTOCOL,
 		.major = ADMIN_CLIENT_MAJOR,
 		.minor = ADMIN_CLIENT_MINOR,
+		.max_message_bytes = ADMIN_MAX_MESSAGE_BYTES,
 	};
 	return ipc_client_connect(path, &set, timeout_msecs, error_r);
 }

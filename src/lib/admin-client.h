@@ -10,6 +10,9 @@ struct ipc_client;
 #define ADMIN_CLIENT_PROTOCOL "pymap-admin"
 #define ADMIN_CLIENT_MAJOR 1
 #define ADMIN_CLIENT_MINOR 0
+/* Messages on admin.sock may be larger than the IPC default: sessions.list of a busy
+ * server (about 150 bytes per session). The admin service truncates above it. */
+#define ADMIN_MAX_MESSAGE_BYTES (4 * 1024 * 1024)
 
 /* The socket path (malloc'ed): explicit (--path) when given, else $PYMAP_ADMIN_SOCKET
  * when set, else the first existing of the daemon's defaults: /run/pymap/admin.sock,

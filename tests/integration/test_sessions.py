@@ -62,3 +62,24 @@ def test_worker_report_refused_from_non_worker(pymap_server, tmp_path):
     c = AdminClient(sock)
     reply = c.call("worker.report", sessions=[], stats={})
     assert reply["ok"] is False and reply["code"] == "NOTALLOWED"
+
+
+def test_who_with_a_report_over_the_message_limit(pymap_server, tmp_path):
+    # 300 sessions in a mailbox with a 200-byte name: the worker's report (~100 KB)
+    # is over the 64 KiB IPC message limit, so it goes in parts (doc/ipc.md).
+    server, sock, _ = start(pymap_server, tmp_path, backend="dict")
+    name = "m" * 200
+    first = RawImap(server.port)
+    first.login()
+    first.ok("CREATE " + name)
+    conns = [first]
+    for _ in range(299):
+        c = RawImap(server.port)
+        c.login()
+        conns.append(c)
+    for c in conns:
+        c.ok("SELECT " + name)
+    found = wait_for(lambda: (lambda s: s if len(s) == 300 else None)(sessions(sock)))
+    assert all(x["mailbox"] == name and x["user"] == "demouser" for x in found)
+    for c in conns:
+        c.close()
