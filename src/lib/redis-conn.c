@@ -1,23 +1,40 @@
-/* Synchronous Redis connection with timeouts, back-off and script caching. */
+/* Synchronous Redis connection with timeouts, back-off, cluster redirections and
+ * script caching (see redis-conn.h). */
 #include "redis-conn.h"
+#include "redis-cluster.h"
+#include "redis-net.h"
 #include "alloc.h"
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <strings.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/sha.h>
 
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
+#define MAX_REDIRECTS 5
 
-struct redis_conn {
-	struct redis_url url;
-	redisContext *ctx;
-	uint64_t retry_at_ms;       /* no attempt before this (monotonic) */
+static const char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
+
+struct redis_node {
+	struct redis_url url;        /* node 0: the configured address */
+	struct redis_net *net;
+	uint64_t retry_at_ms;        /* no attempt before this (monotonic) */
+	uint64_t last_used;
 	unsigned int backoff_ms;
 	bool up, logged_down;
+};
+
+struct redis_conn {
+	struct redis_node nodes[REDIS_CONN_MAX_NODES];
+	unsigned int node_count;
+	uint8_t *slot_node;          /* NULL until a MOVED: slot -> node index */
+	uint64_t use_counter;
+	bool up;
 };
 
 static uint64_t now_ms(void)
@@ -27,71 +44,27 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static struct timeval ms_to_tv(unsigned int ms)
+static void node_init(struct redis_node *node)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-	return tv;
+	node->up = true;
+	node->backoff_ms = BACKOFF_MIN_MS;
 }
 
-static int raw_setup(redisContext *ctx, const struct redis_url *url, const char **error_r)
+static void node_clear(struct redis_node *node)
 {
-	redisReply *reply = NULL;
-	if (url->password != NULL) {
-		if (url->username != NULL)
-			reply = redisCommand(ctx, "AUTH %s %s", url->username, url->password);
-		else
-			reply = redisCommand(ctx, "AUTH %s", url->password);
-		if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-			*error_r = reply == NULL ? "AUTH failed: connection lost" :
-				   "AUTH refused by Redis";
-			if (reply != NULL)
-				freeReplyObject(reply);
-			return -1;
-		}
-		freeReplyObject(reply);
-	}
-	if (url->db != 0) {
-		reply = redisCommand(ctx, "SELECT %u", url->db);
-		if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-			*error_r = "SELECT of the database failed";
-			if (reply != NULL)
-				freeReplyObject(reply);
-			return -1;
-		}
-		freeReplyObject(reply);
-	}
-	return 0;
-}
-
-redisContext *redis_conn_connect_raw(const struct redis_url *url, const char **error_r)
-{
-	struct timeval tv = ms_to_tv(url->connect_timeout_ms);
-	redisContext *ctx = url->kind == REDIS_URL_UNIX ?
-		redisConnectUnixWithTimeout(url->path, tv) :
-		redisConnectWithTimeout(url->host, (int)url->port, tv);
-	if (ctx == NULL || ctx->err != 0) {
-		*error_r = "connection failed";
-		if (ctx != NULL)
-			redisFree(ctx);
-		return NULL;
-	}
-	if (redisSetTimeout(ctx, ms_to_tv(url->command_timeout_ms)) != REDIS_OK ||
-	    raw_setup(ctx, url, error_r) < 0) {
-		if (ctx->err != 0)
-			*error_r = "connection failed during setup";
-		redisFree(ctx);
-		return NULL;
-	}
-	return ctx;
+	redis_net_destroy(&node->net);
+	redis_url_free(&node->url);
+	memset(node, 0, sizeof(*node));
 }
 
 struct redis_conn *redis_conn_create(struct redis_url *url)
 {
 	struct redis_conn *conn = i_new0(struct redis_conn);
-	conn->url = *url;
+	conn->nodes[0].url = *url;
 	memset(url, 0, sizeof(*url));
+	node_init(&conn->nodes[0]);
+	conn->node_count = 1;
 	conn->up = true;
-	conn->backoff_ms = BACKOFF_MIN_MS;
 	return conn;
 }
 
@@ -101,78 +74,217 @@ void redis_conn_destroy(struct redis_conn **_conn)
 	if (conn == NULL)
 		return;
 	*_conn = NULL;
-	if (conn->ctx != NULL)
-		redisFree(conn->ctx);
-	redis_url_free(&conn->url);
+	for (unsigned int i = 0; i < conn->node_count; i++)
+		node_clear(&conn->nodes[i]);
+	free(conn->slot_node);
 	free(conn);
 }
 
-const struct redis_url *redis_conn_url(const struct redis_conn *conn) { return &conn->url; }
+const struct redis_url *redis_conn_url(const struct redis_conn *conn)
+{
+	return &conn->nodes[0].url;
+}
+
 bool redis_conn_is_up(const struct redis_conn *conn) { return conn->up; }
 
-static void conn_failed(struct redis_conn *conn, const char *_why)
+static void node_failed(struct redis_node *node, const char *_why)
 {
-	char why[128];
-	snprintf(why, sizeof(why), "%s", _why);   /* may point into the context */
-	if (conn->ctx != NULL) {
-		redisFree(conn->ctx);
-		conn->ctx = NULL;
-	}
-	conn->up = false;
-	conn->retry_at_ms = now_ms() + conn->backoff_ms;
-	conn->backoff_ms = conn->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-			   conn->backoff_ms * 2;
-	if (!conn->logged_down) {
-		char *where = redis_url_describe(&conn->url);
+	char why[256];
+	snprintf(why, sizeof(why), "%s", _why);   /* may point into a static buffer */
+	redis_net_destroy(&node->net);
+	node->up = false;
+	node->retry_at_ms = now_ms() + node->backoff_ms;
+	node->backoff_ms = node->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+			   node->backoff_ms * 2;
+	if (!node->logged_down) {
+		char *where = redis_url_describe(&node->url);
 		log_error("redis %s: %s", where, why);
 		free(where);
-		conn->logged_down = true;
+		node->logged_down = true;
 	}
 }
 
-static int conn_ensure(struct redis_conn *conn)
+static int node_ensure(struct redis_node *node)
 {
 	const char *error;
-	if (conn->ctx != NULL)
+	if (node->net != NULL)
 		return 0;
-	if (!conn->up && now_ms() < conn->retry_at_ms)
+	if (!node->up && now_ms() < node->retry_at_ms)
 		return -1;
-	conn->ctx = redis_conn_connect_raw(&conn->url, &error);
-	if (conn->ctx == NULL) {
-		conn_failed(conn, error);
+	node->net = redis_net_connect(&node->url, &error);
+	if (node->net == NULL) {
+		node_failed(node, error);
 		return -1;
 	}
-	if (conn->logged_down) {
-		char *where = redis_url_describe(&conn->url);
+	if (node->logged_down) {
+		char *where = redis_url_describe(&node->url);
 		log_info("redis %s: connected again", where);
 		free(where);
 	}
-	conn->up = true;
-	conn->logged_down = false;
-	conn->backoff_ms = BACKOFF_MIN_MS;
+	node->up = true;
+	node->logged_down = false;
+	node->backoff_ms = BACKOFF_MIN_MS;
 	return 0;
+}
+
+/* Write data and read nreplies replies into replies_r (all, or -1 with none). */
+static int node_send(struct redis_conn *conn, struct redis_node *node, const char *data,
+		     size_t len, unsigned int nreplies, redisReply **replies_r)
+{
+	const char *error;
+	if (node_ensure(node) < 0)
+		return -1;
+	node->last_used = ++conn->use_counter;
+	if (redis_net_write(node->net, data, len, &error) < 0) {
+		node_failed(node, error);
+		return -1;
+	}
+	for (unsigned int i = 0; i < nreplies; i++) {
+		if (redis_net_read_reply(node->net, &replies_r[i], &error) < 0) {
+			node_failed(node, error);
+			for (unsigned int j = 0; j < i; j++)
+				freeReplyObject(replies_r[j]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The node for host:port, added when new (the least recently used one is replaced
+ * when the table is full). */
+static struct redis_node *node_get(struct redis_conn *conn, const char *host,
+				   unsigned int port)
+{
+	unsigned int victim = 1;
+	for (unsigned int i = 0; i < conn->node_count; i++) {
+		const struct redis_url *url = &conn->nodes[i].url;
+		if (url->host != NULL && strcmp(url->host, host) == 0 && url->port == port)
+			return &conn->nodes[i];
+		if (i > 0 && conn->nodes[i].last_used < conn->nodes[victim].last_used)
+			victim = i;
+	}
+	if (conn->node_count < REDIS_CONN_MAX_NODES) {
+		victim = conn->node_count++;
+	} else {
+		node_clear(&conn->nodes[victim]);
+		for (unsigned int slot = 0; slot < REDIS_CLUSTER_SLOTS; slot++) {
+			if (conn->slot_node[slot] == victim)
+				conn->slot_node[slot] = 0;
+		}
+	}
+	struct redis_node *node = &conn->nodes[victim];
+	redis_url_copy_node(&conn->nodes[0].url, host, port, &node->url);
+	node_init(node);
+	return node;
+}
+
+static void slot_map_set(struct redis_conn *conn, unsigned int slot,
+			 const struct redis_node *node)
+{
+	if (conn->slot_node == NULL)
+		conn->slot_node = i_new(uint8_t, REDIS_CLUSTER_SLOTS);  /* zeroed */
+	conn->slot_node[slot] = (uint8_t)(node - conn->nodes);
+}
+
+/* The node for a command: by the slot of its first key once the map exists. */
+static struct redis_node *route(struct redis_conn *conn, int argc, const char *const *argv,
+				const size_t *lens)
+{
+	int key = 1;
+	if (conn->slot_node == NULL || argc < 2)
+		return &conn->nodes[0];
+	if (strcasecmp(argv[0], "EVALSHA") == 0 || strcasecmp(argv[0], "EVAL") == 0) {
+		if (argc < 4 || strcmp(argv[2], "0") == 0)
+			return &conn->nodes[0];
+		key = 3;
+	}
+	size_t len = lens != NULL ? lens[key] : strlen(argv[key]);
+	return &conn->nodes[conn->slot_node[redis_cluster_key_slot(argv[key], len)]];
+}
+
+/* Follow MOVED/ASK replies of one command (cmd, len) first sent to node. 0 with
+ * *reply_io the final reply, -1 (reply freed, NULL) when a node was unreachable. */
+static int follow_redirects(struct redis_conn *conn, struct redis_node *node,
+			    const char *cmd, size_t len, redisReply **reply_io)
+{
+	for (unsigned int hops = 0; hops < MAX_REDIRECTS; hops++) {
+		redisReply *reply = *reply_io, *replies[2];
+		struct redis_redirect rd;
+		if (reply->type != REDIS_REPLY_ERROR ||
+		    redis_cluster_parse_redirect(reply->str, reply->len, &rd) != 1)
+			return 0;
+		const char *host = rd.host[0] != '\0' ? rd.host : node->url.host;
+		if (host == NULL)
+			return 0;    /* no host to go to: the error goes up */
+		node = node_get(conn, host, rd.port);
+		freeReplyObject(reply);
+		*reply_io = NULL;
+		if (!rd.ask) {
+			slot_map_set(conn, rd.slot, node);
+			if (node_send(conn, node, cmd, len, 1, reply_io) < 0)
+				return -1;
+			continue;
+		}
+		char *both = i_malloc(sizeof(asking_cmd) - 1 + len);
+		memcpy(both, asking_cmd, sizeof(asking_cmd) - 1);
+		memcpy(both + sizeof(asking_cmd) - 1, cmd, len);
+		int ret = node_send(conn, node, both, sizeof(asking_cmd) - 1 + len, 2, replies);
+		free(both);
+		if (ret < 0)
+			return -1;
+		freeReplyObject(replies[0]);
+		*reply_io = replies[1];
+	}
+	return 0;
+}
+
+/* Send the formatted commands [buf + offs[i], buf + offs[i + 1]) to node as one
+ * pipeline, then follow redirections per command. */
+static int conn_roundtrip(struct redis_conn *conn, struct redis_node *node, const char *buf,
+			  const size_t *offs, unsigned int count, redisReply **replies_r)
+{
+	int ret = node_send(conn, node, buf, offs[count], count, replies_r);
+	for (unsigned int i = 0; ret == 0 && i < count; i++) {
+		ret = follow_redirects(conn, node, buf + offs[i], offs[i + 1] - offs[i],
+				       &replies_r[i]);
+		if (ret < 0) {
+			for (unsigned int j = 0; j < count; j++) {
+				if (j != i)
+					freeReplyObject(replies_r[j]);
+			}
+		}
+	}
+	conn->up = ret == 0;
+	return ret;
 }
 
 int redis_conn_pipeline(struct redis_conn *conn, unsigned int count, const int *argcs,
 			const char *const *const *argvs, const size_t *const *lens,
 			redisReply **replies_r)
 {
-	if (conn_ensure(conn) < 0)
-		return -1;
-	for (unsigned int i = 0; i < count; i++)
-		redisAppendCommandArgv(conn->ctx, argcs[i], (const char **)argvs[i], lens[i]);
+	char **cmds = i_new(char *, count);
+	size_t *offs = i_new(size_t, count + 1);
+	int ret = 0;
 	for (unsigned int i = 0; i < count; i++) {
-		void *reply = NULL;
-		if (redisGetReply(conn->ctx, &reply) != REDIS_OK || reply == NULL) {
-			conn_failed(conn, conn->ctx->errstr[0] != '\0' ? conn->ctx->errstr :
-				    "connection lost");
-			for (unsigned int j = 0; j < i; j++)
-				freeReplyObject(replies_r[j]);
-			return -1;
-		}
-		replies_r[i] = reply;
+		int len = redisFormatCommandArgv(&cmds[i], argcs[i], (const char **)argvs[i],
+						 lens[i]);
+		if (len < 0)
+			i_assert(!"out of memory formatting a Redis command");
+		offs[i + 1] = offs[i] + (size_t)len;
 	}
-	return 0;
+	char *buf = i_malloc(offs[count] + 1);
+	for (unsigned int i = 0; i < count; i++) {
+		memcpy(buf + offs[i], cmds[i], offs[i + 1] - offs[i]);
+		redisFreeCommand(cmds[i]);
+	}
+	if (count > 0) {
+		struct redis_node *node = route(conn, argcs[0], argvs[0], lens[0]);
+		ret = conn_roundtrip(conn, node, buf, offs, count, replies_r);
+	}
+	free(buf);
+	free(offs);
+	free(cmds);
+	return ret;
 }
 
 int redis_conn_commandv(struct redis_conn *conn, int argc, const char **argv,
@@ -183,21 +295,21 @@ int redis_conn_commandv(struct redis_conn *conn, int argc, const char **argv,
 	return redis_conn_pipeline(conn, 1, &argc, argvs, lenss, reply_r);
 }
 
+/* printf-style commands carry no key we could route by: they go to the first node
+ * (redirections are still followed). */
 int redis_conn_command(struct redis_conn *conn, redisReply **reply_r, const char *fmt, ...)
 {
+	char *cmd;
 	va_list args;
-	if (conn_ensure(conn) < 0)
-		return -1;
 	va_start(args, fmt);
-	void *reply = redisvCommand(conn->ctx, fmt, args);
+	int len = redisvFormatCommand(&cmd, fmt, args);
 	va_end(args);
-	if (reply == NULL) {
-		conn_failed(conn, conn->ctx->errstr[0] != '\0' ? conn->ctx->errstr :
-			    "connection lost");
-		return -1;
-	}
-	*reply_r = reply;
-	return 0;
+	if (len < 0)
+		i_assert(!"bad Redis command format");
+	size_t offs[2] = { 0, (size_t)len };
+	int ret = conn_roundtrip(conn, &conn->nodes[0], cmd, offs, 1, reply_r);
+	redisFreeCommand(cmd);
+	return ret;
 }
 
 void redis_script_init(struct redis_script *script, const char *body)

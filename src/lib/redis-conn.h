@@ -1,11 +1,18 @@
 #ifndef PYMAP_REDIS_CONN_H
 #define PYMAP_REDIS_CONN_H
-/* One synchronous hiredis connection with bounded connect and command timeouts,
- * AUTH/SELECT from the URL, lazy reconnection with exponential back-off (200 ms
- * doubling to 5 s: while backing off, commands fail at once instead of waiting), and
- * Lua scripts run with EVALSHA falling back to EVAL. Used by the redis store
- * (store-redis*.c) and redis-users.c; the store's pub/sub listener uses
- * redis_conn_connect_raw() for its own context.
+/* A synchronous Redis client over redis-net.c (TCP, UNIX socket or TLS) with bounded
+ * connect and command timeouts, AUTH/SELECT from the URL, lazy reconnection with
+ * exponential back-off (200 ms doubling to 5 s: while backing off, commands fail at
+ * once instead of waiting), and Lua scripts run with EVALSHA falling back to EVAL.
+ * Used by the redis store (store-redis*.c) and redis-users.c.
+ *
+ * Redis Cluster: a "-MOVED slot host:port" reply records the slot's node in a slot map
+ * and repeats the command there; "-ASK slot host:port" sends ASKING and the command to
+ * that node once (at most 5 hops per command). Commands are routed by the slot of
+ * their first key (EVAL/EVALSHA: the first of KEYS) once a MOVED has been seen; one
+ * connection per node, at most REDIS_CONN_MAX_NODES (the least recently used one is
+ * closed to make room). The configured address is the first node; a single server
+ * never answers MOVED, so nothing changes there.
  *
  * A failed round trip (connection refused, reset, timeout) returns -1 and drops the
  * connection: the caller reports "unavailable". A Redis error reply is not a failure
@@ -15,6 +22,8 @@
 #include <hiredis.h>
 
 #include "redis-url.h"
+
+#define REDIS_CONN_MAX_NODES 16
 
 struct redis_conn;
 
@@ -43,9 +52,5 @@ void redis_script_init(struct redis_script *script, const char *body);
 /* EVALSHA sha nkeys args... (args = keys then arguments); NOSCRIPT -> EVAL. */
 int redis_conn_eval(struct redis_conn *conn, struct redis_script *script, int nkeys,
 		    int argc, const char **argv, const size_t *lens, redisReply **reply_r);
-
-/* A new blocking context with the URL's timeouts, authenticated and on its DB;
- * NULL with *error_r (static) on failure. */
-redisContext *redis_conn_connect_raw(const struct redis_url *url, const char **error_r);
 
 #endif

@@ -49,6 +49,46 @@ static int parse_ms(const char *value, size_t len, unsigned int *ms_r)
 	return 0;
 }
 
+/* tls_*=value: 0 set, -1 bad value (empty, bad escape, repeated), 1 not a TLS key. */
+static int parse_tls_param(const char *key, size_t klen, const char *value, size_t vlen,
+			   struct redis_url *url)
+{
+	static const char *const names[] = {
+		"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
+	};
+	char **fields[] = {
+		&url->tls_ca_file, &url->tls_cert_file, &url->tls_key_file,
+		&url->tls_server_name,
+	};
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) != klen || memcmp(key, names[i], klen) != 0)
+			continue;
+		if (*fields[i] != NULL || vlen == 0)
+			return -1;
+		*fields[i] = pct_decode(value, vlen);
+		return *fields[i] == NULL ? -1 : 0;
+	}
+	return 1;
+}
+
+/* timeout, connect_timeout, db: 0 or -1 (bad value or unknown key). */
+static int parse_plain_param(const char *key, size_t klen, const char *value, size_t vlen,
+			     struct redis_url *url)
+{
+	uint64_t db;
+	if (klen == 7 && memcmp(key, "timeout", 7) == 0)
+		return parse_ms(value, vlen, &url->command_timeout_ms);
+	if (klen == 15 && memcmp(key, "connect_timeout", 15) == 0)
+		return parse_ms(value, vlen, &url->connect_timeout_ms);
+	if (klen == 2 && memcmp(key, "db", 2) == 0) {
+		if (str_to_uint64_n(value, vlen, &db) < 0 || db > 100000)
+			return -1;
+		url->db = (unsigned int)db;
+		return 0;
+	}
+	return -1;
+}
+
 /* key=value&key=value */
 static int parse_query(const char *query, struct redis_url *url, const char **error_r)
 {
@@ -61,19 +101,13 @@ static int parse_query(const char *query, struct redis_url *url, const char **er
 			return -1;
 		}
 		size_t klen = (size_t)(eq - query), vlen = len - klen - 1;
-		uint64_t db;
-		int ret = -1;
-		if (klen == 7 && memcmp(query, "timeout", 7) == 0)
-			ret = parse_ms(eq + 1, vlen, &url->command_timeout_ms);
-		else if (klen == 15 && memcmp(query, "connect_timeout", 15) == 0)
-			ret = parse_ms(eq + 1, vlen, &url->connect_timeout_ms);
-		else if (klen == 2 && memcmp(query, "db", 2) == 0) {
-			ret = str_to_uint64_n(eq + 1, vlen, &db) < 0 || db > 100000 ? -1 : 0;
-			url->db = (unsigned int)db;
-		}
+		int ret = parse_tls_param(query, klen, eq + 1, vlen, url);
+		if (ret == 1)
+			ret = parse_plain_param(query, klen, eq + 1, vlen, url);
 		if (ret < 0) {
-			*error_r = "redis URL: bad or unknown query parameter "
-				   "(timeout, connect_timeout, db)";
+			*error_r = "redis URL: bad or unknown query parameter (timeout, "
+				   "connect_timeout, db, tls_ca_file, tls_cert_file, tls_key_file, "
+				   "tls_server_name)";
 			return -1;
 		}
 		query += len + (end == NULL ? 0 : 1);
@@ -217,10 +251,16 @@ int redis_url_parse(const char *str, bool allow_tls, struct redis_url *url_r,
 		redis_url_free(&url);
 		return -1;
 	}
-	if (url.kind == REDIS_URL_TLS && !allow_tls) {
+	(void)allow_tls;
+	if (url.kind != REDIS_URL_TLS && (url.tls_ca_file != NULL || url.tls_cert_file != NULL ||
+					  url.tls_key_file != NULL || url.tls_server_name != NULL)) {
 		redis_url_free(&url);
-		*error_r = "redis URL: rediss:// (TLS) is not supported by this build's "
-			   "hiredis (0.14 has no TLS); use a local TLS tunnel (stunnel) and redis://";
+		*error_r = "redis URL: tls_* parameters need rediss://";
+		return -1;
+	}
+	if (url.tls_key_file != NULL && url.tls_cert_file == NULL) {
+		redis_url_free(&url);
+		*error_r = "redis URL: tls_key_file without tls_cert_file";
 		return -1;
 	}
 	*url_r = url;
@@ -232,9 +272,35 @@ void redis_url_free(struct redis_url *url)
 	i_free(url->host);
 	i_free(url->path);
 	i_free(url->username);
+	i_free(url->tls_ca_file);
+	i_free(url->tls_cert_file);
+	i_free(url->tls_key_file);
+	i_free(url->tls_server_name);
 	if (url->password != NULL)
 		i_free_secret(url->password, strlen(url->password));
 	url->password = NULL;
+}
+
+static char *strdup_or_null(const char *str)
+{
+	return str == NULL ? NULL : i_strdup(str);
+}
+
+void redis_url_copy_node(const struct redis_url *url, const char *host, unsigned int port,
+			 struct redis_url *copy_r)
+{
+	struct redis_url copy = *url;
+	copy.kind = url->kind == REDIS_URL_UNIX ? REDIS_URL_TCP : url->kind;
+	copy.host = i_strdup(host);
+	copy.port = port;
+	copy.path = NULL;
+	copy.username = strdup_or_null(url->username);
+	copy.password = strdup_or_null(url->password);
+	copy.tls_ca_file = strdup_or_null(url->tls_ca_file);
+	copy.tls_cert_file = strdup_or_null(url->tls_cert_file);
+	copy.tls_key_file = strdup_or_null(url->tls_key_file);
+	copy.tls_server_name = strdup_or_null(url->tls_server_name);
+	*copy_r = copy;
 }
 
 char *redis_url_describe(const struct redis_url *url)

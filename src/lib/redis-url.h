@@ -2,10 +2,15 @@
 #define PYMAP_REDIS_URL_H
 /* Parsing of Redis addresses as given in [redis] address / data_address:
  *   redis://[[user]:password@]host[:port][/db][?timeout=MS&connect_timeout=MS]
- *   rediss://...          (TLS: refused, see redis_url_parse)
+ *   rediss://...          (TLS, redis-net.c; extra query parameters below)
  *   unix://[[user]:password@]/path/to/socket[?db=N&timeout=MS&connect_timeout=MS]
  * user, password and host may be percent-encoded; an IPv6 host is written [::1].
- * Called by redis-conn.c and the unit tests. */
+ * TLS parameters (rediss:// only; values percent-encoded):
+ *   tls_ca_file=PATH      PEM CA bundle to verify the server (default: system CAs)
+ *   tls_cert_file=PATH    client certificate chain (PEM), with tls_key_file
+ *   tls_key_file=PATH     client private key (PEM, unencrypted)
+ *   tls_server_name=NAME  name for SNI and certificate verification (default: host)
+ * Called by redis-conn.c, redis-net.c and the unit tests. */
 #include <stdbool.h>
 
 #define REDIS_URL_DEFAULT_PORT 6379
@@ -24,12 +29,21 @@ struct redis_url {
 	unsigned int db;
 	unsigned int connect_timeout_ms;
 	unsigned int command_timeout_ms;
+	char *tls_ca_file;            /* NULL: the system's default CA store */
+	char *tls_cert_file;          /* client certificate, NULL: none */
+	char *tls_key_file;           /* its key (NULL with a cert: the cert file) */
+	char *tls_server_name;        /* NULL: host */
 };
 
-/* 0, or -1 with a static *error_r. With allow_tls false a rediss:// URL is refused
- * (this build's hiredis has no TLS support). Free with redis_url_free(). */
+/* 0, or -1 with a static *error_r. Free with redis_url_free(). allow_tls is ignored
+ * (rediss:// is always accepted since redis-net.c brings its own TLS); it stays until
+ * the callers drop the argument. */
 int redis_url_parse(const char *str, bool allow_tls, struct redis_url *url_r,
 		    const char **error_r);
+/* A deep copy with host/port replaced (a cluster node of the same deployment: same
+ * credentials, database and TLS settings; a unix:// URL becomes redis://). */
+void redis_url_copy_node(const struct redis_url *url, const char *host, unsigned int port,
+			 struct redis_url *copy_r);
 void redis_url_free(struct redis_url *url);
 /* "host:port/db" or "unix:/path/db": for log messages (no credentials). Allocated. */
 char *redis_url_describe(const struct redis_url *url);

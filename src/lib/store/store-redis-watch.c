@@ -4,8 +4,12 @@
  * polling); it subscribes to the channel of each user with watches and calls the
  * watches of the mailbox named in a message. When the connection drops it is
  * re-opened with back-off (200 ms doubling to 5 s); after reconnecting every watch is
- * called once, since changes may have been published while we were away. */
+ * called once, since changes may have been published while we were away. The
+ * connection is a redis-net.c transport, so rediss:// works here too. In a Redis
+ * Cluster the listener stays on the configured node: a PUBLISH on any node reaches
+ * subscribers on every node. */
 #include "store-redis.h"
+#include "redis-net.h"
 #include "alloc.h"
 #include "ioloop.h"
 #include "log.h"
@@ -35,7 +39,7 @@ struct redis_channel {
 struct redis_watcher {
 	const struct redis_url *url;   /* the store's */
 	struct ioloop *loop;
-	redisContext *ctx;
+	struct redis_net *net;
 	struct io *io;
 	struct timeout *retry;
 	unsigned int backoff_ms;
@@ -58,10 +62,7 @@ struct redis_watcher *redis_watcher_create(const struct redis_url *url, struct i
 static void watcher_disconnect(struct redis_watcher *watcher)
 {
 	io_remove(&watcher->io);
-	if (watcher->ctx != NULL) {
-		redisFree(watcher->ctx);
-		watcher->ctx = NULL;
-	}
+	redis_net_destroy(&watcher->net);
 }
 
 void redis_watcher_destroy(struct redis_watcher **_watcher)
@@ -89,16 +90,16 @@ void redis_watcher_destroy(struct redis_watcher **_watcher)
 /* Send a (UN)SUBSCRIBE now; the confirmation is read by the io callback. */
 static int send_command(struct redis_watcher *watcher, const char *cmd, const char *channel)
 {
-	int done = 0;
-	if (watcher->ctx == NULL)
+	const char *argv[2] = { cmd, channel }, *error;
+	char *data;
+	if (watcher->net == NULL)
 		return 0;
-	if (redisAppendCommand(watcher->ctx, "%s %s", cmd, channel) != REDIS_OK)
+	int len = redisFormatCommandArgv(&data, 2, argv, NULL);
+	if (len < 0)
 		return -1;
-	while (!done) {
-		if (redisBufferWrite(watcher->ctx, &done) != REDIS_OK)
-			return -1;
-	}
-	return 0;
+	int ret = redis_net_write(watcher->net, data, (size_t)len, &error);
+	redisFreeCommand(data);
+	return ret;
 }
 
 static void schedule_retry(struct redis_watcher *watcher);
@@ -150,17 +151,20 @@ static void handle_reply(struct redis_watcher *watcher, const redisReply *reply)
 static void watcher_input(void *context)
 {
 	struct redis_watcher *watcher = context;
-	void *reply;
-	if (redisBufferRead(watcher->ctx) != REDIS_OK) {
-		connection_lost(watcher, watcher->ctx->errstr);
+	redisReply *reply;
+	const char *error;
+	if (redis_net_read_available(watcher->net, &error) < 0) {
+		connection_lost(watcher, error);
 		return;
 	}
-	while (watcher->ctx != NULL) {
-		if (redisGetReplyFromReader(watcher->ctx, &reply) != REDIS_OK) {
-			connection_lost(watcher, "protocol error");
+	/* A watch callback may drop the connection (a failed SUBSCRIBE). */
+	while (watcher->net != NULL) {
+		int ret = redis_net_next_reply(watcher->net, &reply, &error);
+		if (ret < 0) {
+			connection_lost(watcher, error);
 			return;
 		}
-		if (reply == NULL)
+		if (ret == 0)
 			break;
 		handle_reply(watcher, reply);
 		freeReplyObject(reply);
@@ -172,7 +176,7 @@ static void retry_timeout(void *context)
 	struct redis_watcher *watcher = context;
 	timeout_remove(&watcher->retry);
 	watcher_connect(watcher);
-	if (watcher->ctx != NULL) {
+	if (watcher->net != NULL) {
 		log_info("redis subscriber: connected again");
 		/* Anything published while we were away is lost: everyone re-checks. */
 		call_watches(watcher, NULL, NULL, 0);
@@ -191,8 +195,10 @@ static void schedule_retry(struct redis_watcher *watcher)
 static void watcher_connect(struct redis_watcher *watcher)
 {
 	const char *error;
-	watcher->ctx = redis_conn_connect_raw(watcher->url, &error);
-	if (watcher->ctx == NULL) {
+	watcher->net = redis_net_connect(watcher->url, &error);
+	if (watcher->net == NULL) {
+		if (watcher->backoff_ms == WATCH_BACKOFF_MIN_MS)
+			log_error("redis subscriber: %s", error);
 		schedule_retry(watcher);
 		return;
 	}
@@ -203,7 +209,8 @@ static void watcher_connect(struct redis_watcher *watcher)
 		}
 	}
 	watcher->backoff_ms = WATCH_BACKOFF_MIN_MS;
-	watcher->io = io_add(watcher->loop, watcher->ctx->fd, IO_READ, watcher_input, watcher);
+	watcher->io = io_add(watcher->loop, redis_net_fd(watcher->net), IO_READ, watcher_input,
+			     watcher);
 }
 
 static struct redis_channel *channel_get(struct redis_watcher *watcher, const char *name)
@@ -220,7 +227,7 @@ static struct redis_channel *channel_get(struct redis_watcher *watcher, const ch
 	if (watcher->channels != NULL)
 		watcher->channels->prev = ch;
 	watcher->channels = ch;
-	if (watcher->ctx == NULL && watcher->retry == NULL)
+	if (watcher->net == NULL && watcher->retry == NULL)
 		watcher_connect(watcher);   /* subscribes every channel, this one too */
 	else if (send_command(watcher, "SUBSCRIBE", name) < 0)
 		connection_lost(watcher, "SUBSCRIBE failed");

@@ -1,0 +1,49 @@
+#ifndef PYMAP_REDIS_NET_H
+#define PYMAP_REDIS_NET_H
+/* The transport under our Redis connections: one socket (TCP, UNIX or TLS with
+ * OpenSSL) in non-blocking mode, with hiredis used only for the protocol
+ * (redisFormatCommandArgv builds requests, a redisReader parses replies). Debian's
+ * hiredis 0.14 has neither TLS nor a pluggable transport, hence this module.
+ *
+ * Blocking calls wait with poll() for at most the URL's timeouts: connect (TCP connect
+ * plus TLS handshake) within connect_timeout_ms, each write and each reply within
+ * command_timeout_ms. Non-blocking calls (redis_net_read_available,
+ * redis_net_next_reply) serve the pub/sub listener on the ioloop.
+ *
+ * TLS: the server certificate is verified against tls_ca_file or the system's CA
+ * store, and its name against tls_server_name or the URL's host (an IP address is
+ * checked against the certificate's IP SANs); SNI carries that name (not for IP
+ * addresses). An optional client certificate and key come from the URL.
+ *
+ * Called by redis-conn.c and store-redis-watch.c. Errors are one line, in a static
+ * buffer valid until the next call into this module. */
+#include <stddef.h>
+#include <hiredis.h>
+
+#include "redis-url.h"
+
+struct redis_net;
+
+/* Connect to the URL's host:port (or socket), TLS handshake for rediss://, then AUTH
+ * and SELECT from the URL. NULL with *error_r on failure. */
+struct redis_net *redis_net_connect(const struct redis_url *url, const char **error_r);
+void redis_net_destroy(struct redis_net **net);
+int redis_net_fd(const struct redis_net *net);
+
+/* Write all bytes within the command timeout. 0, or -1 with *error_r. */
+int redis_net_write(struct redis_net *net, const char *data, size_t len,
+		    const char **error_r);
+/* Wait for one reply within the command timeout (freeReplyObject it). 0, or -1 with
+ * *error_r (timeout, EOF, protocol error). */
+int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char **error_r);
+/* One command (argv form) and its reply, like the two calls above. */
+int redis_net_command_argv(struct redis_net *net, int argc, const char **argv,
+			   const size_t *lens, redisReply **reply_r, const char **error_r);
+
+/* Non-blocking: read whatever has arrived into the parser. 0 (also when nothing was
+ * there), -1 with *error_r on EOF or error. */
+int redis_net_read_available(struct redis_net *net, const char **error_r);
+/* A reply already parsed: 1 with *reply_r, 0 none yet, -1 protocol error. */
+int redis_net_next_reply(struct redis_net *net, redisReply **reply_r, const char **error_r);
+
+#endif
