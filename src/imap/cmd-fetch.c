@@ -44,6 +44,8 @@ struct fetch_context {
 	unsigned int item_count;
 	bool need_content, sets_seen;
 	unsigned int *seqs, seq_count, pos;
+	unsigned int prefetch_end;         /* seqs[] before this index were prefetched */
+	enum store_prefetch prefetch_what;
 	struct imap_seqset *seen_changed;  /* UIDs whose \Seen this FETCH set */
 };
 
@@ -58,6 +60,8 @@ static struct fetch_item *add_item(struct fetch_context *ctx, enum fetch_item_ki
 	snprintf(item->name, sizeof(item->name), "%s", name);
 	if (kind >= FETCH_ENVELOPE)
 		ctx->need_content = true;
+	if (kind >= FETCH_BODY_SECTION)
+		ctx->prefetch_what = STORE_PREFETCH_FULL;
 	return item;
 }
 
@@ -440,12 +444,35 @@ static void fetch_free(struct client_command *cmd)
 	cmd->context = NULL;
 }
 
+/* Tell the store which messages the next FETCH_PREFETCH_BATCH steps read, so a
+ * backend with a round trip per message (redis) reads them in one. A failure only
+ * loses the read-ahead: each message is then read on its own. */
+#define FETCH_PREFETCH_BATCH 128
+static void fetch_prefetch(struct client_command *cmd, struct fetch_context *ctx)
+{
+	struct imap_view *view = cmd->client->view;
+	uint32_t uids[FETCH_PREFETCH_BATCH];
+	unsigned int count = 0, i = ctx->pos;
+	struct store_error error;
+
+	for (; i < ctx->seq_count && count < FETCH_PREFETCH_BATCH; i++) {
+		if (!view_is_expunged(view, ctx->seqs[i]))
+			uids[count++] = view_uid(view, ctx->seqs[i]);
+	}
+	ctx->prefetch_end = i;
+	if (count > 1)
+		(void)store_mailbox_prefetch(view_mailbox(view), uids, count,
+					     ctx->prefetch_what, &error);
+}
+
 static bool fetch_resume(struct client_command *cmd)
 {
 	struct fetch_context *ctx = cmd->context;
 	while (ctx->pos < ctx->seq_count) {
 		if (client_output_full(cmd->client))
 			return false;
+		if (ctx->need_content && ctx->pos >= ctx->prefetch_end)
+			fetch_prefetch(cmd, ctx);
 		unsigned int seq = ctx->seqs[ctx->pos++];
 		int ret = view_is_expunged(cmd->client->view, seq) ? -1 : fetch_one(cmd, ctx, seq);
 		if (ret == -1)

@@ -279,6 +279,122 @@ static void test_copy_move_content(void)
 	store_destroy(&store);
 }
 
+/* Scripts run by Redis since the last CONFIG RESETSTAT (EVALSHA and EVAL calls): the
+ * store's round trips. */
+static long long script_calls(redisContext *ctx)
+{
+	redisReply *reply = redisCommand(ctx, "INFO commandstats");
+	long long total = 0;
+	const char *names[] = { "cmdstat_evalsha:calls=", "cmdstat_eval:calls=" };
+	for (size_t i = 0; reply != NULL && reply->str != NULL && i < 2; i++) {
+		const char *p = strstr(reply->str, names[i]);
+		if (p != NULL)
+			total += atoll(p + strlen(names[i]));
+	}
+	if (reply != NULL)
+		freeReplyObject(reply);
+	return total;
+}
+
+static void reset_stats(redisContext *ctx)
+{
+	redisReply *reply = redisCommand(ctx, "CONFIG RESETSTAT");
+	if (reply != NULL)
+		freeReplyObject(reply);
+}
+
+/* FETCH's read-ahead: one script for a batch; structure-only leaves the bytes in
+ * Redis until a section needs them; what is bigger than the byte budget and what
+ * was not prefetched is read on demand; a sync drops the read-ahead. */
+static void test_prefetch(void)
+{
+	struct store *store = new_store();
+	struct store_user *user = open_user(store, "prefetch");
+	struct store_error error;
+	struct store_mailbox *mbox;
+	struct store_content *content;
+	struct store_snapshot *snap;
+	struct store_append_msg msgs[3] = { mk_msg(msg1, 0, NULL, 0), mk_msg(msg2, 0, NULL, 0),
+					    mk_msg(msg1, 0, NULL, 0) };
+	uint32_t uidv, uids[3], ask[] = { 1, 2, 99, 3 };
+	redisContext *ctx = test_redis_ctx();
+
+	TEST_ASSERT_INT_EQ(store_append(user, "INBOX", msgs, 3, &uidv, uids, &error), 0);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", false, &mbox, &error), 0);
+	/* Run each script once first: the first EVALSHA of a script fails with NOSCRIPT
+	 * and is sent again as EVAL, which would count twice below. */
+	TEST_ASSERT_INT_EQ(store_mailbox_prefetch(mbox, ask, 1, STORE_PREFETCH_STRUCTURE,
+						  &error), 0);
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 1, &content, &error), 0);
+	TEST_ASSERT_INT_EQ(store_content_load(content, &error), 0);
+	store_content_release(&content);
+	TEST_ASSERT_INT_EQ(store_mailbox_snapshot(mbox, &snap, &error), 0);
+	store_snapshot_free(&snap);
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 1, &content, &error), 0);
+	store_content_release(&content);
+	TEST_ASSERT_INT_EQ(store_mailbox_snapshot(mbox, &snap, &error), 0);
+	store_snapshot_free(&snap);
+	reset_stats(ctx);
+	TEST_ASSERT_INT_EQ(store_mailbox_prefetch(mbox, ask, 4, STORE_PREFETCH_STRUCTURE,
+						  &error), 0);
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 1);
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 2, &content, &error), 0);
+	TEST_ASSERT(content->parsed != NULL);
+	TEST_ASSERT(content->data == NULL);          /* not read: the parse was enough */
+	TEST_ASSERT_UINT_EQ(content->size, strlen(msg2));
+	TEST_ASSERT_INT_EQ(store_content_load(content, &error), 0);
+	TEST_ASSERT_MEM_EQ(content->data, content->size, msg2, strlen(msg2));
+	store_content_release(&content);
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 2);    /* the load */
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 1, &content, &error), 0);
+	TEST_ASSERT(content->parsed != NULL && content->data == NULL);
+	store_content_release(&content);
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 2);
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 99, &content, &error), -1);
+	TEST_ASSERT_INT_EQ(error.code, STORE_ERR_NONEXISTENT);
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 3);
+	/* A sync drops the rest (UID 3 is read on its own). */
+	TEST_ASSERT_INT_EQ(store_mailbox_snapshot(mbox, &snap, &error), 0);
+	store_snapshot_free(&snap);
+	reset_stats(ctx);
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 3, &content, &error), 0);
+	TEST_ASSERT_MEM_EQ(content->data, content->size, msg1, strlen(msg1));
+	store_content_release(&content);
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 1);
+
+	/* Full: the bytes come along, within the byte budget. */
+	struct buffer big;
+	buffer_init(&big, 0);
+	buffer_append_str(&big, "Subject: big\r\n\r\n");
+	while (buffer_len(&big) < 5 * 1024 * 1024)
+		buffer_append_str(&big, "0123456789012345678901234567890123456789012345678\r\n");
+	struct store_append_msg bigmsg = mk_msg(buffer_str(&big), 0, NULL, 0);
+	uint32_t bigask[] = { 1, 4, 2 };
+	TEST_ASSERT_INT_EQ(store_append(user, "INBOX", &bigmsg, 1, &uidv, uids, &error), 0);
+	TEST_ASSERT_UINT_EQ(uids[0], 4);
+	reset_stats(ctx);
+	TEST_ASSERT_INT_EQ(store_mailbox_prefetch(mbox, bigask, 3, STORE_PREFETCH_FULL, &error), 0);
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 1, &content, &error), 0);
+	TEST_ASSERT(content->data != NULL && content->parsed != NULL);
+	TEST_ASSERT_MEM_EQ(content->data, content->size, msg1, strlen(msg1));
+	store_content_release(&content);
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 1);
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 4, &content, &error), 0);
+	TEST_ASSERT_MEM_EQ(content->data, content->size, buffer_data(&big), buffer_len(&big));
+	store_content_release(&content);
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 2);    /* over the budget: read on demand */
+	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 2, &content, &error), 0);
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 3);    /* the batch stopped at the big one */
+	store_content_release(&content);
+	/* Prefetched and never asked for: freed at close (the sanitizer build checks). */
+	TEST_ASSERT_INT_EQ(store_mailbox_prefetch(mbox, ask, 4, STORE_PREFETCH_FULL, &error), 0);
+	buffer_deinit(&big);
+	redisFree(ctx);
+	store_mailbox_close(&mbox);
+	store_user_close(&user);
+	store_destroy(&store);
+}
+
 static int watch_calls;
 static void watch_cb(void *context)
 {
@@ -476,7 +592,7 @@ static void test_teardown(void)
 }
 
 TEST_MAIN(TEST(test_setup), TEST(test_mailbox_list), TEST(test_append_flags_changes),
-	  TEST(test_copy_move_content), TEST(test_watch_across_stores),
+	  TEST(test_copy_move_content), TEST(test_prefetch), TEST(test_watch_across_stores),
 	  TEST(test_unavailable_and_recovery), TEST(test_hash_tag_discipline),
 	  TEST(test_thread_linking),
 	  TEST(test_teardown))

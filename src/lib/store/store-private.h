@@ -55,6 +55,9 @@ struct store_vfuncs {
 		    struct store_error *error_r);
 	int (*get_content)(struct store_mailbox *mbox, uint32_t uid,
 			   struct store_content **content_r, struct store_error *error_r);
+	/* Optional: NULL means no read-ahead (store_mailbox_prefetch does nothing). */
+	int (*prefetch)(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
+			enum store_prefetch what, struct store_error *error_r);
 	void (*set_parsed)(struct store_content *content, void *parsed,
 			   void (*free_parsed)(void *parsed));
 	struct store_watch *(*watch)(struct store_mailbox *mbox,

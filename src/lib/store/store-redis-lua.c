@@ -352,6 +352,42 @@ static const char script_fetch[] =
 	"if not c[1] then fail('NONEXISTENT', 'Message was expunged.') end\n"
 	"return {c[1], c[2] or '', e}\n";
 
+static const char script_prefetch[] =
+	"-- ARGV: mailbox id, 'f' = with the bytes or 's' = structure only (the bytes only\n"
+	"-- when there is no MIME blob), byte budget, then the UIDs. Per message still there:\n"
+	"-- UID, size, email id, MIME blob, the bytes or false. Stops before the message that\n"
+	"-- would overrun the budget (the caller reads that one and the rest one by one).\n"
+	"local msgs, full, budget = mk(ARGV[2], 'msgs'), ARGV[3] == 'f', tonumber(ARGV[4])\n"
+	"local out = {}\n"
+	"for a = 5, #ARGV do\n"
+	"  local raw = redis.call('HGET', msgs, ARGV[a])\n"
+	"  if raw then\n"
+	"    local rec = cjson.decode(raw)\n"
+	"    local mime = redis.call('HGET', ck(rec.e), 'mime')\n"
+	"    if mime then\n"
+	"      local bytes = full or mime == ''\n"
+	"      local cost = #mime + 64\n"
+	"      if bytes then cost = cost + rec.s end\n"
+	"      if cost > budget then break end\n"
+	"      budget = budget - cost\n"
+	"      local data = false\n"
+	"      if bytes then data = redis.call('HGET', ck(rec.e), 'data') end\n"
+	"      out[#out + 1] = tonumber(ARGV[a])\n"
+	"      out[#out + 1] = rec.s\n"
+	"      out[#out + 1] = rec.e\n"
+	"      out[#out + 1] = mime\n"
+	"      out[#out + 1] = data\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"return out\n";
+
+static const char script_data[] =
+	"-- ARGV: email id. The content's bytes (after a prefetch that left them out).\n"
+	"local d = redis.call('HGET', ck(ARGV[2]), 'data')\n"
+	"if not d then fail('NONEXISTENT', 'Message was expunged.') end\n"
+	"return d\n";
+
 static const char script_setmime[] =
 	"-- ARGV: email id, MIME cache blob. Only while the content exists.\n"
 	"if redis.call('EXISTS', ck(ARGV[2])) == 1 then\n"
@@ -373,6 +409,8 @@ const char *const redis_lua_bodies[REDIS_SCRIPT_COUNT] = {
 	[REDIS_SCRIPT_COPY] = script_copy,
 	[REDIS_SCRIPT_FETCH] = script_fetch,
 	[REDIS_SCRIPT_SETMIME] = script_setmime,
+	[REDIS_SCRIPT_PREFETCH] = script_prefetch,
+	[REDIS_SCRIPT_DATA] = script_data,
 };
 
 const char *redis_lua_prelude(void) { return prelude; }

@@ -126,11 +126,16 @@ int redis_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int co
 struct redis_content {
 	struct store_content base;
 	unsigned int refs;          /* callers holding it, +1 while the mailbox keeps it */
-	redisReply *reply;          /* owns data */
+	redisReply *reply;          /* owns data; NULL until loaded */
 	struct store_user *user;
 	char emailid[STORE_ID_MAX_BYTES];
 	bool cached;                /* the MIME blob in Redis was usable */
 	void (*free_parsed)(void *parsed);
+};
+
+struct redis_prefetched {
+	uint32_t uid;
+	struct redis_content *content;   /* NULL once handed out */
 };
 
 static void free_tree(void *parsed)
@@ -146,8 +151,20 @@ static void redis_content_release(struct store_content *_content)
 		return;
 	if (content->free_parsed != NULL)
 		content->free_parsed(content->base.parsed);
-	freeReplyObject(content->reply);
+	if (content->reply != NULL)
+		freeReplyObject(content->reply);
 	free(content);
+}
+
+static void prefetched_forget(struct redis_mailbox *mbox)
+{
+	for (unsigned int i = 0; i < mbox->prefetched_count; i++) {
+		if (mbox->prefetched[i].content != NULL)
+			redis_content_release(&mbox->prefetched[i].content->base);
+	}
+	free(mbox->prefetched);
+	mbox->prefetched = NULL;
+	mbox->prefetched_count = 0;
 }
 
 void redis_content_forget(struct store_mailbox *_mbox)
@@ -157,31 +174,93 @@ void redis_content_forget(struct store_mailbox *_mbox)
 		redis_content_release(&mbox->last->base);
 	mbox->last = NULL;
 	mbox->last_uid = 0;
-}
-
-/* A message's content does not change while its UID exists: the kept one is
- * reused (one Redis round trip per message for several FETCH items). */
-static bool content_kept(struct store_mailbox *_mbox, uint32_t uid,
-			 struct store_content **content_r)
-{
-	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
-	if (mbox->last == NULL || mbox->last_uid != uid)
-		return false;
-	mbox->last->refs++;
-	*content_r = &mbox->last->base;
-	return true;
+	prefetched_forget(mbox);
 }
 
 static void content_keep(struct store_mailbox *_mbox, uint32_t uid,
 			 struct redis_content *content)
 {
 	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
-	redis_content_forget(_mbox);
+	if (mbox->last != NULL)
+		redis_content_release(&mbox->last->base);
+	mbox->last = NULL;
+	mbox->last_uid = 0;
 	if (content->base.size > REDIS_CONTENT_KEEP_BYTES)
 		return;
 	content->refs++;
 	mbox->last = content;
 	mbox->last_uid = uid;
+}
+
+/* A message's content does not change while its UID exists: the kept one is
+ * reused (one Redis round trip per message for several FETCH items), and a
+ * prefetched one is handed out (and kept) without a round trip. */
+static bool content_kept(struct store_mailbox *_mbox, uint32_t uid,
+			 struct store_content **content_r)
+{
+	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
+	if (mbox->last != NULL && mbox->last_uid == uid) {
+		mbox->last->refs++;
+		*content_r = &mbox->last->base;
+		return true;
+	}
+	for (unsigned int i = 0; i < mbox->prefetched_count; i++) {
+		struct redis_content *content = mbox->prefetched[i].content;
+		if (mbox->prefetched[i].uid != uid || content == NULL)
+			continue;
+		/* The list's reference becomes the caller's. */
+		mbox->prefetched[i].content = NULL;
+		content_keep(_mbox, uid, content);
+		*content_r = &content->base;
+		return true;
+	}
+	return false;
+}
+
+/* The bytes of a content prefetched without them (its MIME blob was enough until
+ * something needs the bytes: a section, or a blob of another version). */
+static int redis_content_load(struct store_content *_content, struct store_error *error_r)
+{
+	struct redis_content *content = (struct redis_content *)_content;
+	const char *argv[] = { content->emailid };
+	redisReply *reply;
+	if (redis_run(content->user, REDIS_SCRIPT_DATA, 1, argv, NULL, &reply, error_r) < 0)
+		return -1;
+	if (reply->type != REDIS_REPLY_STRING) {
+		freeReplyObject(reply);
+		redis_set_bad_reply(error_r, "data");
+		return -1;
+	}
+	content->reply = reply;
+	content->base.data = (const unsigned char *)reply->str;
+	content->base.size = reply->len;
+	return 0;
+}
+
+/* A content from its parts: data (a string reply it takes over, or NULL: loaded on
+ * demand), the MIME cache blob and the email id. */
+static struct redis_content *
+content_new(struct store_mailbox *mbox, redisReply *data, uint64_t size,
+	    const redisReply *mime, const redisReply *emailid)
+{
+	struct redis_content *content = i_new0(struct redis_content);
+	struct mime_tree *tree;
+	content->refs = 1;
+	content->reply = data;
+	content->user = mbox->user;
+	memcpy(content->emailid, emailid->str, emailid->len);
+	content->base.size = data != NULL ? data->len : size;
+	content->base.data = data != NULL ? (const unsigned char *)data->str : NULL;
+	content->base.backend = &store_redis_vfuncs;
+	content->base.release = redis_content_release;
+	content->base.load = redis_content_load;
+	if (mime->len > 0 &&
+	    mime_cache_deserialize(mime->str, mime->len, &tree) == 0) {
+		content->base.parsed = tree;
+		content->free_parsed = free_tree;
+		content->cached = true;
+	}
+	return content;
 }
 
 int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
@@ -204,24 +283,77 @@ int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
 		redis_set_bad_reply(error_r, "fetch");
 		return -1;
 	}
-	struct redis_content *content = i_new0(struct redis_content);
-	struct mime_tree *tree;
-	content->refs = 1;
-	content->reply = reply;
-	content->user = mbox->user;
-	memcpy(content->emailid, reply->element[2]->str, reply->element[2]->len);
-	content->base.data = (const unsigned char *)reply->element[0]->str;
-	content->base.size = reply->element[0]->len;
-	content->base.backend = &store_redis_vfuncs;
-	content->base.release = redis_content_release;
-	if (reply->element[1]->len > 0 &&
-	    mime_cache_deserialize(reply->element[1]->str, reply->element[1]->len, &tree) == 0) {
-		content->base.parsed = tree;
-		content->free_parsed = free_tree;
-		content->cached = true;
-	}
+	struct redis_content *content =
+		content_new(mbox, reply->element[0], 0, reply->element[1], reply->element[2]);
+	reply->element[0] = NULL;   /* now owned by content */
+	freeReplyObject(reply);
 	content_keep(mbox, uid, content);
 	*content_r = &content->base;
+	return 0;
+}
+
+/* ---- prefetch ---- */
+
+#define PREFETCH_ITEMS 5   /* UID, size, email id, MIME blob, bytes or nil */
+
+static bool prefetch_reply_valid(const redisReply *reply, unsigned int count)
+{
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % PREFETCH_ITEMS != 0 ||
+	    reply->elements / PREFETCH_ITEMS > count)
+		return false;
+	for (size_t i = 0; i < reply->elements; i += PREFETCH_ITEMS) {
+		redisReply **e = reply->element + i;
+		if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
+		    e[0]->integer <= 0 || e[0]->integer > UINT32_MAX || e[1]->integer < 0 ||
+		    e[2]->type != REDIS_REPLY_STRING || e[2]->len >= STORE_ID_MAX_BYTES ||
+		    e[3]->type != REDIS_REPLY_STRING ||
+		    (e[4]->type != REDIS_REPLY_STRING && e[4]->type != REDIS_REPLY_NIL))
+			return false;
+	}
+	return true;
+}
+
+static void prefetch_store(struct store_mailbox *_mbox, redisReply *reply)
+{
+	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
+	unsigned int n = (unsigned int)(reply->elements / PREFETCH_ITEMS);
+	mbox->prefetched = i_new(struct redis_prefetched, n + 1);
+	for (unsigned int i = 0; i < n; i++) {
+		redisReply **e = reply->element + (size_t)i * PREFETCH_ITEMS;
+		redisReply *data = e[4]->type == REDIS_REPLY_STRING ? e[4] : NULL;
+		struct redis_content *content =
+			content_new(_mbox, data, (uint64_t)e[1]->integer, e[3], e[2]);
+		if (data != NULL)
+			e[4] = NULL;   /* now owned by content */
+		mbox->prefetched[i].uid = (uint32_t)e[0]->integer;
+		mbox->prefetched[i].content = content;
+	}
+	mbox->prefetched_count = n;
+}
+
+int redis_prefetch(struct store_mailbox *_mbox, const uint32_t *uids, unsigned int count,
+		   enum store_prefetch what, struct store_error *error_r)
+{
+	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
+	char budget[24];
+	redisReply *reply;
+
+	prefetched_forget(mbox);
+	if (count > REDIS_PREFETCH_MAX_MESSAGES)
+		count = REDIS_PREFETCH_MAX_MESSAGES;
+	snprintf(budget, sizeof(budget), "%u", (unsigned int)REDIS_PREFETCH_MAX_BYTES);
+	const char *fixed[] = { MBOX_ID(mbox), what == STORE_PREFETCH_FULL ? "f" : "s",
+				budget };
+	if (run_with_uids(_mbox, REDIS_SCRIPT_PREFETCH, fixed, 3, uids, count, &reply,
+			  error_r) < 0)
+		return -1;
+	if (!prefetch_reply_valid(reply, count)) {
+		freeReplyObject(reply);
+		redis_set_bad_reply(error_r, "prefetch");
+		return -1;
+	}
+	prefetch_store(_mbox, reply);
+	freeReplyObject(reply);
 	return 0;
 }
 

@@ -531,6 +531,7 @@ const struct store_vfuncs store_redis_vfuncs = {
 	.expunge = redis_expunge,
 	.copy = redis_copy,
 	.get_content = redis_get_content,
+	.prefetch = redis_prefetch,
 	.set_parsed = redis_set_parsed,
 	.watch = redis_watch,
 	.watch_remove = redis_watch_remove,

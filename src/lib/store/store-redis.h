@@ -21,6 +21,8 @@ enum redis_script_id {
 	REDIS_SCRIPT_COPY,
 	REDIS_SCRIPT_FETCH,
 	REDIS_SCRIPT_SETMIME,
+	REDIS_SCRIPT_PREFETCH,
+	REDIS_SCRIPT_DATA,
 	REDIS_SCRIPT_COUNT
 };
 
@@ -56,6 +58,7 @@ struct redis_user {
 };
 
 struct redis_content;
+struct redis_prefetched;
 
 struct redis_mailbox {
 	struct store_mailbox base;
@@ -65,9 +68,16 @@ struct redis_mailbox {
 	 * per item. Dropped at the next sync (snapshot/changes), expunge and close. */
 	struct redis_content *last;
 	uint32_t last_uid;
+	/* Read ahead by redis_prefetch (one script for a batch of FETCH's messages),
+	 * handed out by redis_get_content; dropped with last. */
+	struct redis_prefetched *prefetched;
+	unsigned int prefetched_count;
 };
 
 #define REDIS_CONTENT_KEEP_BYTES (256 * 1024)
+/* Bounds of one prefetch: messages, and bytes of MIME blobs plus message bytes. */
+#define REDIS_PREFETCH_MAX_MESSAGES 256
+#define REDIS_PREFETCH_MAX_BYTES (4 * 1024 * 1024)
 
 #define REDIS_STORE(s) ((struct redis_store *)(s))
 #define REDIS_USER(u) ((struct redis_user *)(u))
@@ -110,9 +120,11 @@ int redis_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int co
 	       struct store_error *error_r);
 int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
 		      struct store_content **content_r, struct store_error *error_r);
+int redis_prefetch(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
+		   enum store_prefetch what, struct store_error *error_r);
 void redis_set_parsed(struct store_content *content, void *parsed,
 		      void (*free_parsed)(void *parsed));
-/* Drop the mailbox's kept content (see struct redis_mailbox). */
+/* Drop the mailbox's kept and prefetched content (see struct redis_mailbox). */
 void redis_content_forget(struct store_mailbox *mbox);
 
 /* store-redis-watch.c */

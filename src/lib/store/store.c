@@ -213,6 +213,15 @@ int store_mailbox_get_content(struct store_mailbox *mbox, uint32_t uid,
 	return MBOX_V(mbox)->get_content(mbox, uid, content_r, error_r);
 }
 
+int store_mailbox_prefetch(struct store_mailbox *mbox, const uint32_t *uids,
+			   unsigned int count, enum store_prefetch what,
+			   struct store_error *error_r)
+{
+	if (MBOX_V(mbox)->prefetch == NULL || count == 0)
+		return 0;
+	return MBOX_V(mbox)->prefetch(mbox, uids, count, what, error_r);
+}
+
 int store_content_load(struct store_content *content, struct store_error *error_r)
 {
 	if (content->data != NULL || content->load == NULL)

@@ -253,6 +253,20 @@ int store_mailbox_copy(struct store_mailbox *mbox, const uint32_t *uids,
 /* The content of one message. STORE_ERR_NONEXISTENT when it was expunged. */
 int store_mailbox_get_content(struct store_mailbox *mbox, uint32_t uid,
 			      struct store_content **content_r, struct store_error *error_r);
+/* What FETCH will use of the messages it announces with store_mailbox_prefetch. */
+enum store_prefetch {
+	STORE_PREFETCH_STRUCTURE,  /* the cached parse (ENVELOPE, BODYSTRUCTURE, BODY) */
+	STORE_PREFETCH_FULL,       /* the bytes too (BODY[...], BINARY[...]) */
+};
+/* A hint: the caller is about to call store_mailbox_get_content() for these UIDs. A
+ * backend that pays a round trip per message (redis) reads them in one, within its own
+ * bounds on count and bytes, and keeps them until get_content hands them out; what was
+ * not asked for is freed at the next prefetch, sync (snapshot/changes), expunge or
+ * close. Backends without it do nothing. 0, or -1 with error_r; either way
+ * get_content still works (it reads what was not prefetched itself). */
+int store_mailbox_prefetch(struct store_mailbox *mbox, const uint32_t *uids,
+			   unsigned int count, enum store_prefetch what,
+			   struct store_error *error_r);
 /* Hand the backend a parse result to cache with the message (it takes ownership and
  * frees it with free_parsed when the message goes away). */
 void store_content_set_parsed(struct store_content *content, void *parsed,
