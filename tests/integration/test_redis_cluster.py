@@ -1,0 +1,215 @@
+"""The redis backend against a Redis Cluster: three masters (Debian's redis-server with
+--cluster-enabled yes on 127.0.0.1 free ports, temp dirs, joined with
+`redis-cli --cluster create`, stopped by pid). pymap is given the address of one node
+only and follows -MOVED / -ASK (src/lib/redis-conn.c); users are chosen so that their
+hash tags land on each of the three nodes, and each one logs in, APPENDs, FETCHes and
+gets an IDLE push (the subscriber sits on the first node: a PUBLISH on any node
+reaches it over the cluster bus)."""
+import crypt
+import json
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import free_port
+from rawimap import RawImap
+from test_redis import MESSAGE, Resp, append, idle_until
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None or shutil.which("redis-cli") is None,
+    reason="redis-server / redis-cli not installed (make deps)")
+
+
+def crc16(data):
+    """CRC16/XMODEM, as Redis Cluster hashes keys (written from the cluster spec)."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xffff
+    return crc
+
+
+def key_slot(key):
+    start = key.find(b"{")
+    if start >= 0:
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            key = key[start + 1:end]
+    return crc16(key) % 16384
+
+
+class Cluster:
+    def __init__(self, tmp_path, count=3):
+        self.ports = [free_port() for _ in range(count)]
+        # The bus port defaults to port + 10000, which may not exist: pick it too.
+        self.bus_ports = [free_port() for _ in range(count)]
+        self.procs = []
+        self.tmp = tmp_path
+
+    def start(self):
+        for port, bus in zip(self.ports, self.bus_ports):
+            d = self.tmp / ("node%d" % port)
+            d.mkdir()
+            self.procs.append(subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                 "--cluster-port", str(bus),
+                 "--cluster-node-timeout", "5000", "--save", "", "--appendonly", "no",
+                 "--dir", str(d), "--daemonize", "no"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for port in self.ports:
+            self._wait_ping(port)
+        subprocess.run(["redis-cli", "--cluster", "create"]
+                       + ["127.0.0.1:%d" % p for p in self.ports]
+                       + ["--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+        deadline = time.monotonic() + 30
+        for port in self.ports:
+            while b"cluster_state:ok" not in self.call(port, "CLUSTER", "INFO"):
+                assert time.monotonic() < deadline, "cluster did not become ok"
+                time.sleep(0.1)
+        self.owner = {}   # slot -> port
+        for start, end, master, *_ in self.call(self.ports[0], "CLUSTER", "SLOTS"):
+            for slot in range(start, end + 1):
+                self.owner[slot] = master[1]
+        return self
+
+    def _wait_ping(self, port):
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if self.call(port, "PING") == "PONG":
+                    return
+            except (OSError, RuntimeError):
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    @staticmethod
+    def call(port, *args):
+        r = Resp(port)
+        try:
+            return r.call(*args)
+        finally:
+            r.close()
+
+    def call_key(self, key, *args):
+        return self.call(self.owner[key_slot(key.encode())], *args)
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            proc.wait(10)
+        self.procs = []
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def add_user(cluster, name, password):
+    """redis-users.c's record format, each key written on the node owning its slot."""
+    record = {"password": crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512)),
+              "roles": [], "params": {}, "etag": "1"}
+    key = "/users/{%s}" % name
+    assert cluster.call_key(key, "SET", key, json.dumps(record)) == "OK"
+    cluster.call_key("/users/index", "SADD", "/users/index", name)
+
+
+def users_on_every_node(cluster):
+    """One user name per node (by the slot of its hash tag {name})."""
+    chosen = {}
+    for i in range(1000):
+        name = "user%d" % i
+        port = cluster.owner[key_slot(name.encode())]
+        chosen.setdefault(port, name)
+        if len(chosen) == len(cluster.ports):
+            return chosen
+    raise AssertionError("no user for some node")
+
+
+def test_crc16_matches_the_cluster(cluster):
+    """The test's own slot function agrees with the servers (CLUSTER KEYSLOT)."""
+    for key in ("foo", "/mail/{user1}/mailboxes", "{}x", "a{b}c"):
+        assert cluster.call(cluster.ports[0], "CLUSTER", "KEYSLOT", key) == key_slot(key.encode())
+
+
+def test_users_on_three_nodes(pymap_server, cluster):
+    users = users_on_every_node(cluster)
+    for name in users.values():
+        add_user(cluster, name, name + "pw")
+    # Only the first node's address: everything else is found by redirection.
+    first = cluster.ports[0]
+    server = pymap_server(["redis", "--address", "redis://127.0.0.1:%d" % first])
+    for port, name in sorted(users.items()):
+        watcher, writer = RawImap(server.port), RawImap(server.port)
+        for conn in (watcher, writer):
+            _, tagged = conn.cmd("LOGIN %s %spw" % (name, name))
+            assert b" OK " in tagged, (name, port, tagged)
+        writer.ok("CREATE Work")
+        watcher.ok("SELECT INBOX")
+        tag = watcher.next_tag()
+        watcher.send("%s IDLE\r\n" % tag)
+        assert watcher.readline().startswith(b"+")
+        _, tagged = append(writer, "INBOX", MESSAGE, r"\Flagged")
+        assert b" OK " in tagged and b"APPENDUID" in tagged, (name, tagged)
+        idle_until(watcher, rb"^\* 1 EXISTS", 5.0)
+        watcher.send("DONE\r\n")
+        watcher.read_until_tagged(tag)
+        untagged, _ = watcher.ok("FETCH 1 (FLAGS BODY[])")
+        joined = b"".join(untagged)
+        assert b"\\Flagged" in joined and b"Hello redis." in joined, joined
+        _, tagged = watcher.ok("COPY 1 Work")
+        assert b"COPYUID" in tagged
+        untagged, _ = watcher.ok("STATUS Work (MESSAGES)")
+        assert b"MESSAGES 1" in untagged[0]
+        watcher.close()
+        writer.close()
+        # The user's mail lives on the node that owns the user's hash tag.
+        mail = cluster.call(port, "KEYS", "/mail/{%s}/*" % name)
+        assert len(mail) >= 5, (name, port, mail)
+        for other in cluster.ports:
+            if other != port:
+                assert cluster.call(other, "KEYS", "/mail/{%s}/*" % name) == []
+
+
+def test_ask_while_a_slot_migrates(pymap_server, cluster):
+    """A slot being migrated from A to B: keys not yet on A are answered with -ASK,
+    and pymap sends ASKING plus the command to B (the slot map keeps saying A)."""
+    a, b = cluster.ports[0], cluster.ports[1]
+    name = next("mover%d" % i for i in range(1000)
+                if cluster.owner[key_slot(b"mover%d" % i)] == a)
+    slot = key_slot(name.encode())
+    add_user(cluster, name, "moverpw")          # the record stays on A
+    a_id = cluster.call(a, "CLUSTER", "MYID").decode()
+    b_id = cluster.call(b, "CLUSTER", "MYID").decode()
+    assert cluster.call(b, "CLUSTER", "SETSLOT", slot, "IMPORTING", a_id) == "OK"
+    assert cluster.call(a, "CLUSTER", "SETSLOT", slot, "MIGRATING", b_id) == "OK"
+    # Start at B so the first command to the slot is a MOVED to A, then ASK to B.
+    server = pymap_server(["redis", "--address", "redis://127.0.0.1:%d" % b])
+    conn = RawImap(server.port)
+    _, tagged = conn.cmd("LOGIN %s moverpw" % name)
+    assert b" OK " in tagged, tagged
+    _, tagged = append(conn, "INBOX", MESSAGE)
+    assert b" OK " in tagged, tagged
+    untagged, _ = conn.ok("SELECT INBOX")
+    assert b"* 1 EXISTS\r\n" in untagged
+    untagged, _ = conn.ok("FETCH 1 BODY[TEXT]")
+    assert b"Hello redis." in b"".join(untagged)
+    conn.close()
+    assert cluster.call(a, "KEYS", "/mail/{%s}/*" % name) == []
+    assert len(cluster.call(b, "KEYS", "/mail/{%s}/*" % name)) >= 5
+    assert cluster.call(a, "EXISTS", "/users/{%s}" % name) == 1
