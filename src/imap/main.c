@@ -58,10 +58,18 @@ static void accept_connection(void *context)
 	report_status();
 }
 
+/* Closed, not only unwatched: a per-worker socket (SO_REUSEPORT, listeners.h in the
+ * master) that this retiring worker kept open would stay in the kernel's group and
+ * collect connections nobody accepts. The master and the successor keep their own
+ * references, so the socket itself lives on when it is still wanted. */
 static void stop_listening(void)
 {
-	for (unsigned int i = 0; i < listener_count; i++)
+	for (unsigned int i = 0; i < listener_count; i++) {
 		io_remove(&listeners[i].io);
+		if (listeners[i].fd >= 0)
+			close(listeners[i].fd);
+		listeners[i].fd = -1;
+	}
 }
 
 static void check_retired(void *context)

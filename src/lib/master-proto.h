@@ -12,6 +12,11 @@
 #define MASTER_DEAD_FD 4          /* read end of a pipe: EOF means the master died */
 #define MASTER_CONFIG_FD 5        /* sealed memfd: the effective config as one JSON object */
 #define MASTER_LISTEN_FD_FIRST 6  /* listening sockets, PYMAP_LISTEN_COUNT of them */
+/* An imap worker gets its own socket of each TCP listener the master bound (one
+ * SO_REUSEPORT group per address, the kernel spreads connections over the workers);
+ * a socket from systemd socket activation is the same one in every worker. A child
+ * treats both alike: accept with IO_EXCLUSIVE_ACCEPT, and close them when retiring so
+ * that no connection queues on a socket nobody accepts from. */
 
 /* Environment: the child starts from an empty environment plus these (and TZ and
  * JOURNAL_STREAM when the master has them; NOTIFY_SOCKET is never passed on). */

@@ -23,7 +23,7 @@ static void listener_add(struct listeners *ls, const char *name, const char *des
 {
 	ls->items = i_reallocarray(ls->items, ls->count + 1, sizeof(*ls->items));
 	ls->items[ls->count++] = (struct listener){
-		i_strdup(name), i_strdup(desc), fd, unlink_path
+		.name = i_strdup(name), .desc = i_strdup(desc), .fd = fd, .unlink = unlink_path
 	};
 }
 
@@ -52,23 +52,53 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t size)
 	snprintf(buf, size, "%s:%u", host, (unsigned int)ntohs(sin->sin_port));
 }
 
-static int bind_tcp(const struct addrinfo *ai, const char *desc)
+static int bind_tcp(const struct sockaddr *addr, socklen_t addr_len, bool reuseport,
+		    bool do_listen)
 {
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6)
+	if (addr->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+	if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+	    bind(fd, addr, addr_len) < 0 || (do_listen && listen(fd, LISTEN_BACKLOG) < 0)) {
 		int err = errno;
 		close(fd);
 		errno = err;
 		return -1;
 	}
-	log_debug("listening on %s", desc);
 	return fd;
+}
+
+/* The first socket of a per-worker listener. SO_REUSEPORT would let a second pymap
+ * of the same user join the group unnoticed, so a plain bind (which fails while
+ * anybody listens on the address) is tried first and dropped again. */
+static int bind_tcp_first(const struct addrinfo *ai, const char *desc)
+{
+	int probe = bind_tcp(ai->ai_addr, ai->ai_addrlen, false, false);
+	if (probe < 0)
+		return -1;
+	close(probe);
+	int fd = bind_tcp(ai->ai_addr, ai->ai_addrlen, true, true);
+	if (fd >= 0)
+		log_debug("listening on %s", desc);
+	return fd;
+}
+
+static void listener_add_per_worker(struct listeners *ls, const char *name,
+				    const char *desc, int fd)
+{
+	listener_add(ls, name, desc, -1, false);
+	struct listener *l = &ls->items[ls->count - 1];
+	l->worker_fds = i_new0(int);
+	l->worker_fds[0] = fd;
+	l->worker_fd_count = 1;
+	l->addr_len = sizeof(l->addr);
+	/* The bound address, with the port the kernel chose when the config said 0. */
+	if (getsockname(fd, (struct sockaddr *)&l->addr, &l->addr_len) < 0)
+		log_fatal_errno(1, "getsockname(%s)", desc);
 }
 
 /* Bind name on every address of host:port. */
@@ -94,7 +124,7 @@ static int open_tcp_host(struct listeners *ls, const char *name, const char *hos
 		if (dup)
 			continue;
 		format_addr(ai->ai_addr, desc, sizeof(desc));
-		int fd = bind_tcp(ai, desc);
+		int fd = bind_tcp_first(ai, desc);
 		if (fd < 0 && wildcard_default && ai->ai_family == AF_INET6 &&
 		    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
 			log_warning_errno("listen %s: skipped", desc);
@@ -105,7 +135,7 @@ static int open_tcp_host(struct listeners *ls, const char *name, const char *hos
 			freeaddrinfo(res);
 			return -1;
 		}
-		listener_add(ls, name, desc, fd, false);
+		listener_add_per_worker(ls, name, desc, fd);
 	}
 	freeaddrinfo(res);
 	return 0;
@@ -245,7 +275,13 @@ void listeners_close(struct listeners *ls)
 {
 	for (unsigned int i = 0; i < ls->count; i++) {
 		struct listener *l = &ls->items[i];
-		close(l->fd);
+		if (l->fd >= 0)
+			close(l->fd);
+		for (unsigned int j = 0; j < l->worker_fd_count; j++) {
+			if (l->worker_fds[j] >= 0)
+				close(l->worker_fds[j]);
+		}
+		i_free(l->worker_fds);
 		if (l->unlink)
 			unlink(l->desc);
 		i_free(l->name);
@@ -253,4 +289,75 @@ void listeners_close(struct listeners *ls)
 	}
 	i_free(ls->items);
 	ls->count = 0;
+}
+
+/* ---- per-worker sockets ---- */
+
+static void worker_bind(struct listener *l, unsigned int slot)
+{
+	if (l->worker_fds[slot] >= 0)
+		return;
+	l->worker_fds[slot] = bind_tcp((const struct sockaddr *)&l->addr, l->addr_len,
+				       true, true);
+	if (l->worker_fds[slot] < 0)
+		log_error_errno("listen %s (socket of imap worker %u)", l->desc, slot);
+}
+
+static void worker_close(struct listener *l, unsigned int slot)
+{
+	if (l->worker_fds[slot] >= 0)
+		close(l->worker_fds[slot]);
+	l->worker_fds[slot] = -1;
+}
+
+void listeners_set_workers(struct listeners *ls, unsigned int count)
+{
+	if (count == 0)
+		count = 1;   /* keep the address bound while no worker runs */
+	for (unsigned int i = 0; i < ls->count; i++) {
+		struct listener *l = &ls->items[i];
+		if (l->worker_fd_count == 0)
+			continue;
+		for (unsigned int slot = count; slot < l->worker_fd_count; slot++)
+			worker_close(l, slot);
+		if (count > l->worker_fd_count) {
+			l->worker_fds = i_reallocarray(l->worker_fds, count, sizeof(int));
+			for (unsigned int slot = l->worker_fd_count; slot < count; slot++)
+				l->worker_fds[slot] = -1;
+		}
+		l->worker_fd_count = count;
+		for (unsigned int slot = 0; slot < count; slot++)
+			worker_bind(l, slot);
+	}
+}
+
+void listeners_worker_close(struct listeners *ls, unsigned int slot)
+{
+	for (unsigned int i = 0; i < ls->count; i++) {
+		struct listener *l = &ls->items[i];
+		if (slot < l->worker_fd_count)
+			worker_close(l, slot);
+	}
+}
+
+void listeners_worker_open(struct listeners *ls, unsigned int slot)
+{
+	for (unsigned int i = 0; i < ls->count; i++) {
+		struct listener *l = &ls->items[i];
+		if (slot < l->worker_fd_count)
+			worker_bind(l, slot);
+	}
+}
+
+int listener_worker_fd(const struct listener *l, unsigned int slot)
+{
+	if (l->worker_fd_count == 0)
+		return l->fd;
+	if (slot < l->worker_fd_count && l->worker_fds[slot] >= 0)
+		return l->worker_fds[slot];
+	for (unsigned int i = 0; i < l->worker_fd_count; i++) {
+		if (l->worker_fds[i] >= 0)
+			return l->worker_fds[i];
+	}
+	return -1;
 }

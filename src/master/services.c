@@ -86,9 +86,11 @@ static void plan_build(struct spawn_plan *plan, const struct service_spawn *spaw
 	plan->fds[plan->fd_count++] = spawn->config_fd;
 	for (unsigned int i = 0; i < spawn->listeners->count; i++) {
 		const struct listener *l = &spawn->listeners->items[i];
-		if (!role_wants(spawn->role, l->name) || plan->fd_count >= SERVICE_MAX_FDS)
+		int fd = listener_worker_fd(l, spawn->instance);
+		if (!role_wants(spawn->role, l->name) || fd < 0 ||
+		    plan->fd_count >= SERVICE_MAX_FDS)
 			continue;
-		plan->fds[plan->fd_count++] = l->fd;
+		plan->fds[plan->fd_count++] = fd;
 		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
 					len > 0 ? "," : "", l->name);
 		if (len >= sizeof(names))

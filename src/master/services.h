@@ -27,6 +27,7 @@ struct service_spawn {
 	const struct service_role *role;
 	const char *binary;
 	const struct listeners *listeners;
+	unsigned int instance;  /* slot number within the role: picks per-worker sockets */
 	int config_fd;
 	int dead_fd;            /* read end of the master-dead pipe */
 	uint32_t generation;

@@ -1,5 +1,6 @@
 #include "supervise.h"
 #include "services.h"
+#include "listeners.h"
 #include "systemd.h"
 #include "config.h"
 #include "master-proto.h"
@@ -57,7 +58,7 @@ struct child {
 
 struct supervisor {
 	struct ioloop *loop;
-	const struct listeners *listeners;
+	struct listeners *listeners;
 	supervisor_done_callback_t *done;
 	void *context;
 	int dead_pipe[2];
@@ -93,13 +94,21 @@ static unsigned int grace_msecs(const struct supervisor *sup)
 
 static void child_status_read(void *context);
 
+static bool role_is_imap(const struct service_role *role)
+{
+	return strcmp(role->name, "imap") == 0;
+}
+
 static void slot_spawn(struct supervisor *sup, struct slot *slot)
 {
 	const struct config *cfg = sup->current->cfg;
+	if (role_is_imap(slot->role))
+		listeners_worker_open(sup->listeners, slot->instance);
 	struct service_spawn spawn = {
 		.role = slot->role,
 		.binary = slot->binary,
 		.listeners = sup->listeners,
+		.instance = slot->instance,
 		.config_fd = sup->current->config_fd,
 		.dead_fd = sup->dead_pipe[0],
 		.generation = sup->current->id,
@@ -238,6 +247,26 @@ static void check_done_deferred(void *context)
 	check_done(context);
 }
 
+/* An imap worker died: while it is down, its per-worker sockets would only collect
+ * connections nobody accepts (for the restart delay: 1 s, up to 60 s in a crash
+ * loop), so they are closed and the kernel hashes over the live workers' sockets.
+ * Connections already queued on them are reset (or moved to a sibling socket with
+ * sysctl net.ipv4.tcp_migrate_req = 1). Kept when no other worker is ready, so that
+ * connections wait for the restart rather than being refused. */
+static void slot_worker_died(struct supervisor *sup, const struct slot *slot)
+{
+	if (!role_is_imap(slot->role) || sup->stopping)
+		return;
+	for (unsigned int i = 0; i < sup->slot_count; i++) {
+		const struct slot *other = &sup->slots[i];
+		if (other != slot && role_is_imap(other->role) && other->child != NULL &&
+		    other->child->ready) {
+			listeners_worker_close(sup->listeners, slot->instance);
+			return;
+		}
+	}
+}
+
 static void child_exited(struct supervisor *sup, struct child *child, int status)
 {
 	char how[128];
@@ -253,6 +282,7 @@ static void child_exited(struct supervisor *sup, struct child *child, int status
 	struct slot *slot = child->slot;
 	if (slot != NULL) {
 		slot->child = NULL;
+		slot_worker_died(sup, slot);
 		if (config_error) {
 			slot->disabled = true;
 			log_error("service %s: configuration error, not restarted",
@@ -436,6 +466,10 @@ int supervisor_start(struct supervisor *sup, struct config *cfg)
 	sup->ready_sent = false;
 	for (unsigned int i = 0; i < service_role_count; i++)
 		slots_add_role(sup, cfg, &service_roles[i]);
+	unsigned int workers = 0;
+	for (unsigned int i = 0; i < sup->slot_count; i++)
+		workers += role_is_imap(sup->slots[i].role);
+	listeners_set_workers(sup->listeners, workers);
 	for (unsigned int i = 0; i < sup->slot_count; i++)
 		slot_spawn(sup, &sup->slots[i]);
 	return 0;
@@ -467,7 +501,7 @@ void supervisor_signal_all(struct supervisor *sup, int signo)
 		child_kill(c, signo);
 }
 
-struct supervisor *supervisor_create(struct ioloop *loop, const struct listeners *ls,
+struct supervisor *supervisor_create(struct ioloop *loop, struct listeners *ls,
 				     supervisor_done_callback_t *done, void *context)
 {
 	struct supervisor *sup = i_new0(struct supervisor);

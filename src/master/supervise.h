@@ -15,7 +15,9 @@ struct supervisor;
  * the master should use. */
 typedef void supervisor_done_callback_t(int exit_code, void *context);
 
-struct supervisor *supervisor_create(struct ioloop *loop, const struct listeners *ls,
+/* ls: the master's listeners; the supervisor binds and closes the per-worker
+ * sockets of the imap slots in it (listeners.h). */
+struct supervisor *supervisor_create(struct ioloop *loop, struct listeners *ls,
 				     supervisor_done_callback_t *done, void *context);
 void supervisor_destroy(struct supervisor **sup);
 

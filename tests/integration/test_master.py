@@ -307,15 +307,15 @@ def test_child_refuses_root(tmp_path, testchild, pymap_server):
 
 
 def connect_two_workers(server):
-    """Two clients served by different workers. Workers accept with EPOLLEXCLUSIVE,
-    which wakes an idle worker, usually the same one; so the first worker is stopped
-    (SIGSTOP) while the second client connects, and continued afterwards."""
-    first = Client(server)
-    os.kill(first.pid, signal.SIGSTOP)
-    try:
-        second = Client(server)
-    finally:
-        os.kill(first.pid, signal.SIGCONT)
+    """Two clients served by different workers. Each worker has its own SO_REUSEPORT
+    socket and the kernel picks one by a hash of the client's address, so a few
+    connections find both (the chance that 40 all land on one is 2**-39)."""
+    clients = [Client(server)]
+    while len(clients) < 40 and clients[-1].pid == clients[0].pid:
+        clients.append(Client(server))
+    first, second = clients[0], clients[-1]
+    for c in clients[1:-1]:
+        c.close()
     assert second.pid != first.pid
     return [first, second]
 
@@ -544,6 +544,125 @@ def test_socket_activation(tmp_path, testchild, pymap_server):
     assert server.stop() == 0
 
 
+# ---- per-worker sockets (SO_REUSEPORT) --------------------------------------------------
+
+def listening_sockets(ports):
+    """{inode: (local address, port)} of the sockets listening on these ports."""
+    out = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                addr, port = fields[1].rsplit(":", 1)
+                if fields[3] == "0A" and int(port, 16) in ports:
+                    out[fields[9]] = (addr, int(port, 16))
+    return out
+
+
+def socket_inodes(pid):
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+def spread(pids, owners):
+    """Assert that every pid got between 30% and 70% of owners (a list of pids)."""
+    counts = {pid: owners.count(pid) for pid in pids}
+    assert sum(counts.values()) == len(owners), counts
+    for pid, n in counts.items():
+        assert 0.3 * len(owners) <= n <= 0.7 * len(owners), counts
+    return counts
+
+
+def test_workers_get_own_sockets(tmp_path, testchild, pymap_server):
+    """Each of 2 workers gets its own socket of every TCP listener (IPv4, IPv6 and the
+    implicit-TLS port); a worker restarted after kill -9 gets fresh ones while the
+    other keeps its own."""
+    from test_tls import make_cert
+    cert, key = make_cert(tmp_path, "cert", "localhost")
+    tls_port = free_port()
+    libexec = make_libexec(tmp_path, testchild)
+    server = pymap_server(args=["maildir", str(tmp_path / "mail")], config=child_conf(libexec),
+                          global_args=["--workers", "2", "--host", "::1", "--cert", cert,
+                                       "--key", key, "--tls-port", str(tls_port)])
+    pids = wait_children(server, {"imap": 2})["imap"]
+    ports = {server.port, tls_port}
+
+    def layout(pids):
+        listening = listening_sockets(ports)
+        addrs = sorted(set(listening.values()))
+        assert len(addrs) == 4      # imap and imaps on 127.0.0.1 and ::1
+        # two sockets on each address, one per worker
+        assert sorted(listening.values()) == sorted(addrs * 2)
+        held = {pid: socket_inodes(pid) & set(listening) for pid in pids}
+        for pid in pids:
+            assert sorted(listening[i] for i in held[pid]) == addrs, held
+        assert not held[pids[0]] & held[pids[1]]
+        return held
+
+    held = layout(pids)
+    # the master keeps them too (for the worker's successor), but no other child has them
+    assert set(listening_sockets(ports)) <= socket_inodes(server.pid)
+    others = [p for p in server.children() if p not in pids]
+    assert all(not socket_inodes(p) & set(held[pids[0]]) for p in others)
+
+    os.kill(pids[0], signal.SIGKILL)
+    server.wait_log("service imap: pid %d killed by signal 9" % pids[0])
+    new = wait_children(server, {"imap": 2})["imap"]
+    assert pids[1] in new and pids[0] not in new
+    held2 = layout(new)
+    assert held2[pids[1]] == held[pids[1]]
+    assert not set(listening_sockets(ports)) & held[pids[0]]   # closed, bound afresh
+    assert server.stop() == 0
+
+
+def test_connections_spread_over_workers(tmp_path, testchild, pymap_server):
+    libexec = make_libexec(tmp_path, testchild)
+    server = pymap_server(args=["maildir", str(tmp_path / "mail")],
+                          global_args=["--workers", "2"], config=child_conf(libexec))
+    pids = wait_children(server, {"imap": 2})["imap"]
+    owners = []
+    for _ in range(200):
+        c = Client(server)
+        owners.append(c.pid)
+        c.close()
+    spread(pids, owners)
+    assert server.stop() == 0
+
+
+def test_socket_activation_shared_by_workers(tmp_path, testchild, pymap_server):
+    """A socket from systemd is one socket: every worker accepts on it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+    wrapper = ["/usr/bin/python3", "-c",
+               "import os, sys; os.dup2(%d, 3); os.environ.update(LISTEN_PID=str(os.getpid()),"
+               " LISTEN_FDS='1', LISTEN_FDNAMES='imap'); os.execv(sys.argv[1], sys.argv[1:])"
+               % fd]
+    libexec = make_libexec(tmp_path, testchild)
+    server = pymap_server(args=["maildir", str(tmp_path / "mail")], config=child_conf(libexec),
+                          global_args=["--workers", "2"], wrapper=wrapper, pass_fds=[fd],
+                          port=free_port(), wait=False)
+    listener.close()
+    wait_for_port(port, proc=server.proc)
+    pids = wait_children(server, {"imap": 2})["imap"]
+    listening = set(listening_sockets({port}))
+    assert len(listening) == 1
+    assert all(listening <= socket_inodes(pid) for pid in pids)
+    c = Client(server, port=port)
+    assert c.pid in pids
+    c.close()
+    assert server.stop() == 0
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
 def test_systemd_units_verify(tmp_path):
     unit_dir = tmp_path / "units"
@@ -587,15 +706,8 @@ def test_real_worker_kill_one(tmp_path, pymap_server):
     wait_until(lambda: server.proc.poll() is not None or "children ready" in server.log_text(),
                what="workers ready or master gone")
     roles = wait_children(server, {"imap": 2})
-    dead = server.connect()
-    assert dead.recv(4096).startswith(b"* OK")
+    dead, live = connect_two_real_workers(server, roles["imap"])
     dead_pid = owner_of(dead, roles["imap"])
-    os.kill(dead_pid, signal.SIGSTOP)       # route the next connection to the other one
-    try:
-        live = server.connect()
-        assert live.recv(4096).startswith(b"* OK")
-    finally:
-        os.kill(dead_pid, signal.SIGCONT)
     live_pid = owner_of(live, roles["imap"])
     assert None not in (dead_pid, live_pid) and dead_pid != live_pid
     os.kill(dead_pid, signal.SIGKILL)
@@ -632,6 +744,167 @@ def owner_of(sock, pids):
         except OSError:
             pass
     return None
+
+
+def connect_two_real_workers(server, pids):
+    """Two greeted connections held by different workers (see connect_two_workers)."""
+    socks = []
+    for _ in range(40):
+        s = server.connect()
+        assert s.recv(4096).startswith(b"* OK")
+        socks.append(s)
+        if owner_of(s, pids) != owner_of(socks[0], pids):
+            break
+    for s in socks[1:-1]:
+        s.close()
+    return socks[0], socks[-1]
+
+
+def established_per_worker(port, pids):
+    """{pid: number of established connections to port it holds} (from /proc)."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    established.add(fields[9])
+    return {pid: len(socket_inodes(pid) & established) for pid in pids}
+
+
+def start_real(tmp_path, pymap_server, workers):
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    if IS_ROOT:
+        ensure_system_users()
+        shutil.chown(mail, "pymap", "pymap")
+        os.chmod(tmp_path, 0o755)
+    server = pymap_server(args=["maildir", str(mail)],
+                          config=real_conf() + "workers = %d\n" % workers, wait=False)
+    wait_until(lambda: server.proc.poll() is not None or "children ready" in server.log_text(),
+               what="workers ready or master gone")
+    return server, wait_children(server, {"imap": workers})["imap"]
+
+
+def open_sessions(server, count):
+    socks = []
+    for _ in range(count):
+        s = server.connect()
+        assert s.recv(4096).startswith(b"* OK")
+        socks.append(s)
+    return socks
+
+
+def noop_all(socks):
+    for i, s in enumerate(socks):
+        s.sendall(b"n%d NOOP\r\n" % i)
+    for i, s in enumerate(socks):
+        data = b""
+        while b"n%d OK" % i not in data:
+            chunk = s.recv(4096)
+            assert chunk, "connection %d closed" % i
+            data += chunk
+
+
+def assert_fair(counts, total):
+    assert sum(counts.values()) == total, counts
+    share = total / len(counts)
+    for n in counts.values():
+        assert 0.6 * share <= n <= 1.4 * share, counts
+
+
+@needs_worker
+def test_real_workers_share_connections(tmp_path, pymap_server):
+    """400 held connections end up about evenly in 2 workers (each 30%..70%: the
+    binomial spread is 5% here, so this bound does not flake); a worker killed with
+    -9 takes only its own clients; new connections succeed while it is down and
+    after its restart, and reach the new worker too."""
+    server, pids = start_real(tmp_path, pymap_server, 2)
+    socks = open_sessions(server, 400)
+    counts = established_per_worker(server.port, pids)
+    assert_fair(counts, 400)
+    owners = {s: owner_of(s, pids) for s in socks[:60]}
+    dead_pid = pids[0]
+    os.kill(dead_pid, signal.SIGKILL)
+    server.wait_log("service imap: pid %d killed by signal 9" % dead_pid)
+    for s, pid in owners.items():
+        if pid == dead_pid:
+            s.settimeout(5)
+            assert s.recv(4096) == b""
+    live = [s for s, pid in owners.items() if pid != dead_pid]
+    assert live
+    noop_all(live)
+    more = open_sessions(server, 30)      # while the worker is down or just restarted
+    noop_all(more)
+    new_pids = wait_children(server, {"imap": 2})["imap"]
+    assert dead_pid not in new_pids and pids[1] in new_pids
+    (new_pid,) = [p for p in new_pids if p != pids[1]]
+    for s in socks + more:
+        s.close()
+    wait_until(lambda: sum(established_per_worker(server.port, new_pids).values()) == 0,
+               what="sessions closed")
+    socks = open_sessions(server, 200)
+    assert_fair(established_per_worker(server.port, new_pids), 200)
+    noop_all(socks)
+    for s in socks:
+        s.close()
+    assert server.stop() == 0
+
+
+@needs_worker
+def test_real_workers_reload_keeps_accepting(tmp_path, pymap_server):
+    """SIGHUP while clients connect all the time: every connection is greeted. The
+    new worker count (2 -> 3) gets its sockets and shares the load; back to 1, the
+    single worker takes everything."""
+    import threading
+    server, pids = start_real(tmp_path, pymap_server, 2)
+    results = {"ok": 0, "errors": []}
+    stop = threading.Event()
+
+    def connector():
+        while not stop.is_set():
+            try:
+                s = server.connect()
+                s.settimeout(10)
+                greeting = s.recv(4096)
+                s.close()
+                if greeting.startswith(b"* OK"):
+                    results["ok"] += 1
+                else:
+                    results["errors"].append(greeting)
+            except OSError as e:
+                results["errors"].append(e)
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=connector)
+    thread.start()
+    try:
+        wait_until(lambda: results["ok"] >= 20, what="connections before the reload")
+        server.config_path.write_text(real_conf() + "workers = 3\n")
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_log("generation 2: all 5 children ready")
+        before = results["ok"]
+        wait_until(lambda: results["ok"] >= before + 50, what="connections after the reload")
+    finally:
+        stop.set()
+        thread.join()
+    assert results["errors"] == []
+    new = wait_children(server, {"imap": 3})["imap"]
+    assert not set(new) & set(pids)
+    socks = open_sessions(server, 300)
+    assert_fair(established_per_worker(server.port, new), 300)
+    for s in socks:
+        s.close()
+    server.config_path.write_text(real_conf() + "workers = 1\n")
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_log("generation 3: all 3 children ready")
+    (single,) = wait_children(server, {"imap": 1})["imap"]
+    assert len(listening_sockets({server.port})) == 1
+    socks = open_sessions(server, 20)
+    assert established_per_worker(server.port, [single]) == {single: 20}
+    for s in socks:
+        s.close()
+    assert server.stop() == 0
 
 
 @needs_worker
