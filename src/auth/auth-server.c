@@ -1,4 +1,5 @@
 #include "auth-server.h"
+#include "hash-pool.h"
 #include "redis-users.h"
 #include "lockout.h"
 #include "password.h"
@@ -17,6 +18,7 @@
 #include <sodium.h>
 
 #define AUTH_FAILED_MSG "Invalid authentication credentials."
+#define AUTH_BUSY_REASON "auth: too many password hashes in progress"
 
 struct delayed_reply {
 	struct auth_server *server;
@@ -34,6 +36,8 @@ struct auth_server {
 	struct redis_users *redis;
 	struct lockout *lockout;
 	struct delayed_reply *delayed;
+	struct hash_pool *pool;
+	struct auth_job *jobs;      /* in the pool; unlinked when done */
 };
 
 /* A user as the ops see it, from either source. */
@@ -49,12 +53,43 @@ struct auth_user {
 	char origin_buf[512];
 };
 
+enum auth_job_kind { AUTH_JOB_LOGIN, AUTH_JOB_HASH };
+
+/* One password hashed in the pool (auth.login, auth.hash). The hash thread reads the
+ * inputs and writes the outputs; everything else is the loop thread's. */
+struct auth_job {
+	struct auth_server *server;
+	struct ipc_conn *conn;          /* NULL once the connection has closed */
+	json_t *request;                /* a copy without "password" */
+	enum auth_job_kind kind;
+	/* inputs (owned copies) */
+	char *password;
+	size_t password_len;
+	char *hash;                     /* login: the user's hash, or the dummy's */
+	char *scheme;                   /* hash: scheme of the new hash */
+	/* outputs */
+	enum password_verify_result result;
+	int hash_ret;
+	const char *error;              /* static text */
+	char *new_hash;
+	/* login, loop thread only */
+	bool have_user;                 /* user holds a lookup result */
+	bool may_login;                 /* false: unknown or disabled, a dummy check */
+	struct auth_user user;
+	struct auth_job *prev, *next;
+};
+
 struct auth_server *auth_server_create(struct ioloop *loop,
 				       const struct auth_server_settings *set,
 				       const char **error_r)
 {
 	if (!password_scheme_is_valid(set->hash_scheme)) {
 		*error_r = "[auth] hash_scheme: unknown scheme";
+		return NULL;
+	}
+	if (sodium_init() < 0) {
+		/* before any thread: libsodium picks its implementations here */
+		*error_r = "sodium_init() failed";
 		return NULL;
 	}
 	struct auth_server *server = i_new0(struct auth_server);
@@ -90,6 +125,13 @@ struct auth_server *auth_server_create(struct ioloop *loop,
 		.threshold = set->lockout_threshold, .window_secs = set->lockout_window_secs,
 	};
 	server->lockout = lockout_create(&lset);
+	server->pool = hash_pool_create(loop, set->hash_threads, AUTH_HASH_MAX_JOBS, error_r);
+	if (server->pool == NULL) {
+		auth_server_destroy(&server);
+		return NULL;
+	}
+	log_debug("auth: %u password hashing threads",
+		  hash_pool_thread_count(server->pool));
 	return server;
 }
 
@@ -113,6 +155,10 @@ void auth_server_destroy(struct auth_server **_server)
 	if (server == NULL)
 		return;
 	*_server = NULL;
+	/* jobs still in the pool are dropped (their done callbacks only free them) */
+	for (struct auth_job *job = server->jobs; job != NULL; job = job->next)
+		job->conn = NULL;
+	hash_pool_destroy(&server->pool);
 	while (server->delayed != NULL)
 		delayed_free(server->delayed);
 	users_db_destroy(&server->db);
@@ -127,6 +173,10 @@ void auth_server_destroy(struct auth_server **_server)
 void auth_server_conn_closed(struct auth_server *server, struct ipc_conn *conn)
 {
 	struct delayed_reply *d = server->delayed, *next;
+	for (struct auth_job *job = server->jobs; job != NULL; job = job->next) {
+		if (job->conn == conn)
+			job->conn = NULL;   /* its result is dropped when it comes */
+	}
 	for (; d != NULL; d = next) {
 		next = d->next;
 		if (d->conn == conn)
@@ -331,12 +381,132 @@ static void login_authorize(struct auth_server *server, struct ipc_conn *conn,
 		auth_user_free(&target);
 }
 
+/* ---- jobs in the hash pool ---- */
+
+static struct auth_job *auth_job_new(struct auth_server *server, struct ipc_conn *conn,
+				     const json_t *request, enum auth_job_kind kind)
+{
+	const json_t *pw = json_object_get(request, "password");
+	struct auth_job *job = i_new0(struct auth_job);
+	job->server = server;
+	job->conn = conn;
+	job->kind = kind;
+	/* shallow copy: the members are shared, the password is not kept */
+	job->request = json_copy((json_t *)request);
+	json_object_del(job->request, "password");
+	job->password_len = json_string_length(pw);
+	job->password = i_memdup(json_string_value(pw), job->password_len + 1);
+	return job;
+}
+
+static void auth_job_free(struct auth_job *job)
+{
+	i_free_secret(job->password, job->password_len);
+	if (job->hash != NULL)
+		i_free_secret(job->hash, strlen(job->hash));
+	free(job->scheme);
+	free(job->new_hash);
+	if (job->have_user)
+		auth_user_free(&job->user);
+	json_decref(job->request);
+	free(job);
+}
+
+/* Runs in a hash thread: only the job's own strings. */
+static void auth_job_work(void *context)
+{
+	struct auth_job *job = context;
+	if (job->kind == AUTH_JOB_HASH) {
+		job->hash_ret = password_hash(job->password, job->password_len, job->scheme,
+					      &job->new_hash, &job->error);
+	} else if (job->hash != NULL) {
+		job->result = password_verify(job->password, job->password_len, job->hash,
+					      &job->error);
+	} else {
+		job->result = PASSWORD_MISMATCH;
+	}
+	/* the secret is not needed any more: wipe it now, not when the loop gets here */
+	sodium_memzero(job->password, job->password_len);
+}
+
+static void login_done(struct auth_job *job)
+{
+	struct auth_server *server = job->server;
+	const char *name = req_str(job->request, "user"), *remote = req_str(job->request, "remote");
+	if (!job->may_login) {
+		login_failed(server, job->conn, job->request, name, remote);
+		return;
+	}
+	if (job->result == PASSWORD_UNUSABLE)
+		log_error("auth: user %s: unusable password hash (%s): %s",
+			  job->user.name, job->user.hash_origin, job->error);
+	if (job->result != PASSWORD_MATCH) {
+		login_failed(server, job->conn, job->request, name, remote);
+		return;
+	}
+	/* failures of parallel attempts may have locked this key meanwhile: a success
+	 * is not given past the lockout, as when requests were checked one by one */
+	if (lockout_is_locked(server->lockout, remote, name, now_secs(server))) {
+		reply_later(server, job->conn, reply_unavailable(job->request,
+			"Too many failed logins, try again later."));
+		return;
+	}
+	lockout_success(server->lockout, remote, name);
+	login_authorize(server, job->conn, job->request, &job->user,
+			req_str(job->request, "authzid"));
+}
+
+static void hash_done(struct auth_job *job)
+{
+	if (job->hash_ret < 0) {
+		reply_now(job->conn, ipc_reply_error(job->request, "BADREQUEST", job->error));
+		return;
+	}
+	json_t *reply = ipc_reply_ok(job->request);
+	json_object_set_new(reply, "hash", json_string(job->new_hash));
+	reply_now(job->conn, reply);
+}
+
+/* Back on the loop thread. */
+static void auth_job_done(void *context, bool ran)
+{
+	struct auth_job *job = context;
+	struct auth_server *server = job->server;
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		server->jobs = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	if (ran && job->conn != NULL) {
+		if (job->kind == AUTH_JOB_LOGIN)
+			login_done(job);
+		else
+			hash_done(job);
+	}
+	auth_job_free(job);
+}
+
+/* Hand job to the pool; when it is full, answer busy (a temporary failure). */
+static void auth_job_submit(struct auth_job *job)
+{
+	struct auth_server *server = job->server;
+	if (hash_pool_submit(server->pool, auth_job_work, auth_job_done, job) < 0) {
+		reply_now(job->conn, reply_unavailable(job->request, AUTH_BUSY_REASON));
+		auth_job_free(job);
+		return;
+	}
+	job->next = server->jobs;
+	if (job->next != NULL)
+		job->next->prev = job;
+	server->jobs = job;
+}
+
 static void op_login(struct auth_server *server, struct ipc_conn *conn,
 		     const json_t *request)
 {
 	const char *name = req_str(request, "user"), *password = req_str(request, "password");
 	const char *remote = req_str(request, "remote"), *reason = NULL;
-	struct auth_user user;
 	if (name == NULL || password == NULL) {
 		reply_now(conn, ipc_reply_error(request, "BADREQUEST",
 						"user and password are required"));
@@ -347,32 +517,20 @@ static void op_login(struct auth_server *server, struct ipc_conn *conn,
 			"Too many failed logins, try again later."));
 		return;
 	}
-	size_t len = json_string_length(json_object_get(request, "password"));
-	int ret = lookup_user(server, name, &user, &reason);
+	struct auth_job *job = auth_job_new(server, conn, request, AUTH_JOB_LOGIN);
+	/* the copy shares the "user" string: the lookup result may point into it */
+	int ret = lookup_user(server, req_str(job->request, "user"), &job->user, &reason);
 	if (ret < 0) {
 		reply_now(conn, reply_unavailable(request, reason));
+		auth_job_free(job);
 		return;
 	}
-	if (ret == 0 || password_is_disabled(user.hash)) {
-		password_dummy_verify(password, len);
-		if (ret > 0)
-			auth_user_free(&user);
-		login_failed(server, conn, request, name, remote);
-		return;
-	}
-	const char *error = NULL;
-	enum password_verify_result result = password_verify(password, len, user.hash, &error);
-	if (result == PASSWORD_UNUSABLE)
-		log_error("auth: user %s: unusable password hash (%s): %s",
-			  user.name, user.hash_origin, error);
-	if (result != PASSWORD_MATCH) {
-		auth_user_free(&user);
-		login_failed(server, conn, request, name, remote);
-		return;
-	}
-	lockout_success(server->lockout, remote, name);
-	login_authorize(server, conn, request, &user, req_str(request, "authzid"));
-	auth_user_free(&user);
+	job->have_user = ret > 0;
+	job->may_login = ret > 0 && !password_is_disabled(job->user.hash);
+	/* an unknown user costs what a wrong password costs */
+	const char *hash = job->may_login ? job->user.hash : password_dummy_hash();
+	job->hash = hash == NULL ? NULL : i_strdup(hash);
+	auth_job_submit(job);
 }
 
 /* RFC 2195: hex(HMAC-MD5(secret, challenge)); only the dict demo user's clear-text
@@ -451,24 +609,20 @@ static void op_user(struct auth_server *server, struct ipc_conn *conn,
 static void op_hash(struct auth_server *server, struct ipc_conn *conn,
 		    const json_t *request)
 {
-	const json_t *pw = json_object_get(request, "password");
-	const char *scheme = req_str(request, "scheme"), *error;
-	char *hash;
-	if (!json_is_string(pw)) {
+	const char *scheme = req_str(request, "scheme");
+	if (!json_is_string(json_object_get(request, "password"))) {
 		reply_now(conn, ipc_reply_error(request, "BADREQUEST", "password is required"));
 		return;
 	}
 	if (scheme == NULL)
 		scheme = server->set.hash_scheme;
-	if (password_hash(json_string_value(pw), json_string_length(pw), scheme,
-			  &hash, &error) < 0) {
-		reply_now(conn, ipc_reply_error(request, "BADREQUEST", error));
+	if (!password_scheme_is_valid(scheme)) {
+		reply_now(conn, ipc_reply_error(request, "BADREQUEST", "unknown hash scheme"));
 		return;
 	}
-	json_t *reply = ipc_reply_ok(request);
-	json_object_set_new(reply, "hash", json_string(hash));
-	free(hash);
-	reply_now(conn, reply);
+	struct auth_job *job = auth_job_new(server, conn, request, AUTH_JOB_HASH);
+	job->scheme = i_strdup(scheme);
+	auth_job_submit(job);
 }
 
 static const struct {

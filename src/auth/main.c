@@ -85,6 +85,8 @@ static void load_settings(struct auth_server_settings *set)
 	set->lockout_window_secs =
 		(unsigned int)master_service_config_int(s, "auth", "lockout_window_secs", 300);
 	set->hash_scheme = master_service_config_str(s, "auth", "hash_scheme", "yescrypt");
+	set->hash_threads =
+		(unsigned int)master_service_config_int(s, "auth", "hash_threads", 0);
 }
 
 int main(int argc, char *argv[])

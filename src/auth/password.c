@@ -153,8 +153,9 @@ password_verify(const char *password, size_t password_len, const char *hash,
 	if (password_is_disabled(hash))
 		return PASSWORD_MISMATCH;
 	if (saslprep(password, password_len, &prepared, &prep_error) < 0) {
-		/* still spend the time a verification takes */
-		password_dummy_verify("", 0);
+		/* still spend the time a verification takes (against this hash, not the
+		 * shared dummy: this function runs in the auth process's hash threads) */
+		(void)verify_prepared("", 0, hash, &prep_error);
 		return PASSWORD_MISMATCH;
 	}
 	size_t len = strlen(prepared);
@@ -284,13 +285,18 @@ void password_dummy_init(const char *scheme)
 		dummy_hash = NULL;
 }
 
-void password_dummy_verify(const char *password, size_t password_len)
+const char *password_dummy_hash(void)
 {
-	const char *error;
 	if (dummy_hash == NULL)
 		password_dummy_init("yescrypt");
-	if (dummy_hash != NULL)
-		(void)verify_prepared(password, password_len, dummy_hash, &error);
+	return dummy_hash;
+}
+
+void password_dummy_verify(const char *password, size_t password_len)
+{
+	const char *error, *hash = password_dummy_hash();
+	if (hash != NULL)
+		(void)verify_prepared(password, password_len, hash, &error);
 }
 
 void password_dummy_deinit(void)

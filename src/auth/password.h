@@ -43,8 +43,16 @@ int password_hash(const char *password, size_t password_len, const char *scheme,
 		  char **hash_r, const char **error_r);
 
 /* For unknown users: verify password against a hash of scheme made at start-up, so a
- * lookup of a user that does not exist costs what a wrong password costs. */
+ * lookup of a user that does not exist costs what a wrong password costs.
+ * password_dummy_hash() returns that hash (made with yescrypt on first use if init was
+ * not called; NULL if hashing failed); a caller may copy it and run password_verify()
+ * against the copy elsewhere, ignoring the result.
+ *
+ * Threads: password_verify() and password_hash() touch no global state (crypt_rn with
+ * its own crypt_data, OpenSSL PBKDF2, libsodium after sodium_init()) and may run in any
+ * thread; the password_dummy_* functions use a global and belong to one thread. */
 void password_dummy_init(const char *scheme);
+const char *password_dummy_hash(void);
 void password_dummy_verify(const char *password, size_t password_len);
 void password_dummy_deinit(void);
 

@@ -74,6 +74,7 @@ static const struct config_def config_defs[] = {
 	{ "auth", "lockout_window_secs", CONFIG_UINT, "300", U(1, 86400) },
 	{ "auth", "hash_scheme", CONFIG_ENUM, "yescrypt", 0, 0,
 	  "yescrypt|gost-yescrypt|scrypt|bcrypt|sha512-crypt|sha256-crypt|argon2id|pbkdf2-sha256" },
+	{ "auth", "hash_threads", CONFIG_UINT, "0", U(0, 256) },        /* 0 = CPUs */
 	{ "auth", "passwd_file", CONFIG_STR, "pymap-etc-passwd", NOLIM },
 	{ "auth", "shadow_file", CONFIG_STR, "pymap-etc-shadow", NOLIM },
 	{ "auth", "group_file", CONFIG_STR, "pymap-etc-group", NOLIM },

@@ -131,8 +131,29 @@ static void test_dummy(void)
 	password_dummy_deinit();
 	password_dummy_verify("again", 5);      /* lazily re-created */
 	password_dummy_deinit();
+	/* the hash the auth server copies into its pool jobs for unknown users */
+	password_dummy_init("sha512-crypt");
+	const char *hash = password_dummy_hash();
+	TEST_ASSERT(hash != NULL && strncmp(hash, "$6$", 3) == 0);
+	TEST_ASSERT_INT_EQ(verify("whatever", hash), PASSWORD_MISMATCH);
+	TEST_ASSERT(password_dummy_hash() == hash);   /* the same until deinit */
+	password_dummy_deinit();
+	hash = password_dummy_hash();              /* lazily made with yescrypt */
+	TEST_ASSERT(hash != NULL && strncmp(hash, "$y$", 3) == 0);
+	password_dummy_deinit();
+}
+
+/* A password SASLprep rejects is checked against the user's own hash (no global
+ * dummy: this runs in hash threads) and never matches, even when its prefix does. */
+static void test_saslprep_rejected_uses_own_hash(void)
+{
+	password_dummy_deinit();
+	TEST_ASSERT_INT_EQ(verify("frankpass\x07", vectors[6].hash), PASSWORD_MISMATCH);
+	TEST_ASSERT_INT_EQ(verify("\x07", vectors[5].hash), PASSWORD_MISMATCH);
+	TEST_ASSERT_INT_EQ(verify("frankpass", vectors[6].hash), PASSWORD_MATCH);
 }
 
 TEST_MAIN(TEST(test_known_vectors_match), TEST(test_wrong_passwords),
 	  TEST(test_saslprep_applied), TEST(test_disabled_and_unusable),
-	  TEST(test_hash_round_trip), TEST(test_dummy))
+	  TEST(test_hash_round_trip), TEST(test_dummy),
+	  TEST(test_saslprep_rejected_uses_own_hash))
