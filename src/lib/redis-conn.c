@@ -127,21 +127,39 @@ static int node_ensure(struct redis_node *node)
 	return 0;
 }
 
-/* Write data and read nreplies replies into replies_r (all, or -1 with none). */
+/* After a node failed, its slots go back to the first node, which answers MOVED with
+ * the current owner (a fail-over may have moved them to a replica). */
+static void slot_map_forget(struct redis_conn *conn, const struct redis_node *node)
+{
+	uint8_t idx = (uint8_t)(node - conn->nodes);
+	if (conn->slot_node == NULL || idx == 0)
+		return;
+	for (unsigned int slot = 0; slot < REDIS_CLUSTER_SLOTS; slot++) {
+		if (conn->slot_node[slot] == idx)
+			conn->slot_node[slot] = 0;
+	}
+}
+
+/* Write data and read nreplies replies into replies_r (all, or -1 with none; a node
+ * other than the first then loses its slots). */
 static int node_send(struct redis_conn *conn, struct redis_node *node, const char *data,
 		     size_t len, unsigned int nreplies, redisReply **replies_r)
 {
 	const char *error;
-	if (node_ensure(node) < 0)
+	if (node_ensure(node) < 0) {
+		slot_map_forget(conn, node);
 		return -1;
+	}
 	node->last_used = ++conn->use_counter;
 	if (redis_net_write(node->net, data, len, &error) < 0) {
 		node_failed(node, error);
+		slot_map_forget(conn, node);
 		return -1;
 	}
 	for (unsigned int i = 0; i < nreplies; i++) {
 		if (redis_net_read_reply(node->net, &replies_r[i], &error) < 0) {
 			node_failed(node, error);
+			slot_map_forget(conn, node);
 			for (unsigned int j = 0; j < i; j++)
 				freeReplyObject(replies_r[j]);
 			return -1;
@@ -167,10 +185,7 @@ static struct redis_node *node_get(struct redis_conn *conn, const char *host,
 		victim = conn->node_count++;
 	} else {
 		node_clear(&conn->nodes[victim]);
-		for (unsigned int slot = 0; slot < REDIS_CLUSTER_SLOTS; slot++) {
-			if (conn->slot_node[slot] == victim)
-				conn->slot_node[slot] = 0;
-		}
+		slot_map_forget(conn, &conn->nodes[victim]);
 	}
 	struct redis_node *node = &conn->nodes[victim];
 	redis_url_copy_node(&conn->nodes[0].url, host, port, &node->url);
@@ -186,6 +201,12 @@ static void slot_map_set(struct redis_conn *conn, unsigned int slot,
 	conn->slot_node[slot] = (uint8_t)(node - conn->nodes);
 }
 
+static bool arg_is(const char *const *argv, const size_t *lens, int i, const char *word)
+{
+	size_t len = lens != NULL ? lens[i] : strlen(argv[i]);
+	return len == strlen(word) && strncasecmp(argv[i], word, len) == 0;
+}
+
 /* The node for a command: by the slot of its first key once the map exists. */
 static struct redis_node *route(struct redis_conn *conn, int argc, const char *const *argv,
 				const size_t *lens)
@@ -193,8 +214,8 @@ static struct redis_node *route(struct redis_conn *conn, int argc, const char *c
 	int key = 1;
 	if (conn->slot_node == NULL || argc < 2)
 		return &conn->nodes[0];
-	if (strcasecmp(argv[0], "EVALSHA") == 0 || strcasecmp(argv[0], "EVAL") == 0) {
-		if (argc < 4 || strcmp(argv[2], "0") == 0)
+	if (arg_is(argv, lens, 0, "EVALSHA") || arg_is(argv, lens, 0, "EVAL")) {
+		if (argc < 4 || arg_is(argv, lens, 2, "0"))
 			return &conn->nodes[0];
 		key = 3;
 	}
