@@ -7,8 +7,15 @@ log file); its log is printed when a test fails.
 Extensions for the master's tests: Server(config="...") writes a pymap.conf and passes
 -c; user=(uid, gid) runs the master as that user; wrapper=[...] and pass_fds=[...] wrap
 the command (socket activation); port= picks the IMAP port. children() lists the
-master's child pids; proc_ids(pid) reads a process's uid and gid from /proc."""
+master's child pids; proc_ids(pid) reads a process's uid and gid from /proc.
+
+The IMAP suite on every storage backend: a test that takes demo_server (and through
+it the `backend` parameter: dict, maildir, redis) runs once per backend; each server's
+demouser/demopass holds share/demo's mailboxes (dict: --demo-data; maildir and redis:
+the same messages, flags, dates and \\Recent loaded through IMAP by load_demo; redis
+tests get their own redis-server from redis_fixtures.py)."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -205,3 +212,115 @@ def _traversable_tmp(tmp_path):
     """pytest makes its temp directories 0700; as root the children (pymap, pymap-auth,
     dovecot) run as other users and must reach files the tests put there."""
     make_traversable(tmp_path)
+
+
+# ---- the IMAP suite on every storage backend ------------------------------------------
+
+STORE_BACKENDS = ("dict", "maildir", "redis")
+DEMO_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "share", "demo")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def demo_folders():
+    """share/demo as [(mailbox, [(flags, unix time, message bytes, recent)])], INBOX
+    first, in the order the dict backend's --demo-data loads it."""
+    names = sorted(n for n in os.listdir(DEMO_DIR) if os.path.isdir(os.path.join(DEMO_DIR, n)))
+    names.sort(key=lambda n: n != "INBOX")
+    folders = []
+    for name in names:
+        path = os.path.join(DEMO_DIR, name)
+        msgs = []
+        for entry in sorted(e for e in os.listdir(path) if not e.startswith(".")):
+            with open(os.path.join(path, entry), "rb") as f:
+                data = f.read()
+            first = data.index(b"\n")
+            second = data.index(b"\n", first + 1)
+            flags = data[:first].decode().split()
+            recent = any(f.lower() == "\\recent" for f in flags)
+            flags = [f for f in flags if f.lower() != "\\recent"]
+            msgs.append((flags, int(float(data[first + 1:second])), data[second + 1:], recent))
+        folders.append((name, msgs))
+    return folders
+
+
+def _imap_date(stamp):
+    t = time.gmtime(stamp)
+    return "%02d-%s-%04d %02d:%02d:%02d +0000" % (t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year,
+                                                 t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def load_demo(port, user="demouser", password="demopass"):
+    """Give a maildir or redis server the dict backend's demo data through IMAP: the
+    same mailboxes, UIDs, flags and INTERNALDATEs; \\Recent only where the demo file
+    says so (the others are claimed by a SELECT before the recent ones are appended).
+    The dict backend's per-mailbox read-only marker has no equivalent elsewhere."""
+    from rawimap import RawImap
+    c = RawImap(port)
+    c.login(user, password)
+    for name, msgs in demo_folders():
+        if name != "INBOX":
+            c.ok('CREATE "%s"' % name)
+        assert [m[3] for m in msgs] == sorted(m[3] for m in msgs), \
+            "demo data: recent messages must come last in " + name
+        claimed = False
+        for flags, stamp, data, recent in msgs:
+            if recent and not claimed:
+                c.ok('SELECT "%s"' % name)
+                c.ok("UNSELECT")
+                claimed = True
+            tag = c.next_tag()
+            c.send(b'%s APPEND "%s" (%s) "%s" {%d+}\r\n' % (
+                tag.encode(), name.encode(), " ".join(flags).encode(),
+                _imap_date(stamp).encode(), len(data)) + data + b"\r\n")
+            untagged, tagged = c.read_until_tagged(tag)
+            assert b" OK " in tagged, (name, tagged)
+        if not claimed:
+            c.ok('SELECT "%s"' % name)
+            c.ok("UNSELECT")
+    c.ok("LOGOUT")
+    c.close()
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def backend(request):
+    """The storage backend a parametrised test runs on."""
+    if request.param == "redis" and shutil.which("redis-server") is None:
+        pytest.skip("redis-server not installed (make deps)")
+    return request.param
+
+
+@pytest.fixture
+def _redis_servers():
+    """redis-servers started by demo_server: stopped after the pymap servers."""
+    servers = []
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def demo_server(_redis_servers, pymap_server, tmp_path, backend):
+    """Factory: demo_server(**kwargs) -> a started Server on the `backend` parameter
+    whose user demouser/demopass holds share/demo's mailboxes (dict: --demo-data;
+    maildir and redis: loaded through IMAP by load_demo). kwargs go to pymap_server."""
+    count = [0]
+
+    def start(**kwargs):
+        count[0] += 1
+        tmp = tmp_path / ("b%d" % count[0])
+        tmp.mkdir()
+        if backend == "dict":
+            return pymap_server(["dict", "--demo-data"], **kwargs)
+        if backend == "maildir":
+            from maildir_fixtures import make_base
+            server = pymap_server(["maildir", str(make_base(tmp))], **kwargs)
+        else:
+            from redis_fixtures import RedisServer, add_user
+            redis = RedisServer(tmp, durable=False).start()
+            _redis_servers.append(redis)
+            add_user(redis, "demouser", "demopass")
+            server = pymap_server(["redis", "--address", redis.url], **kwargs)
+        load_demo(server.port)
+        return server
+
+    return start

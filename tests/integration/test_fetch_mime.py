@@ -1,15 +1,16 @@
 """FETCH of message structure and sections (RFC 3501 6.4.5 and 7.4.2, RFC 3516) on the
 demo messages. Every expected value below was written by hand from the RFC and the
 demo files in share/demo (sizes and line counts counted from those files), not
-copied from the server's output."""
+copied from the server's output. Every test runs on each storage backend (dict,
+maildir, redis; conftest.py's demo_server)."""
 import pytest
 
 from rawimap import RawImap
 
 
 @pytest.fixture
-def inbox(pymap_server):
-    server = pymap_server(["dict", "--demo-data"])
+def inbox(demo_server):
+    server = demo_server()
     c = RawImap(server.port)
     c.login()
     c.ok("EXAMINE INBOX")
@@ -90,10 +91,10 @@ def test_binary_decodes_base64(inbox):
     assert untagged == [b"* 2 FETCH (BINARY[2]<8> {7}\r\n" + decoded[8:15] + b")\r\n"]
 
 
-def test_nul_bytes_never_in_a_plain_literal(pymap_server):
+def test_nul_bytes_never_in_a_plain_literal(demo_server):
     # RFC 3501 9: a {n} literal holds CHAR8 (no NUL). BODY[] sends NUL as 0x80; BINARY
     # uses a ~{n} literal8 for data with NUL (RFC 3516 4.3).
-    server = pymap_server(["dict", "--demo-data"])
+    server = demo_server()
     c = RawImap(server.port)
     c.login()
     msg = b"Subject: nul\r\nContent-Transfer-Encoding: binary\r\n\r\na\x00b\r\n"

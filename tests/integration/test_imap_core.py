@@ -1,5 +1,8 @@
-"""IMAP4rev1 core (RFC 3501) against the real daemon on the dict backend with the
-demo data, using raw sockets for exact bytes and imaplib as a real client.
+"""IMAP4rev1 core (RFC 3501) against the real daemon with the demo data, using raw
+sockets for exact bytes and imaplib as a real client. Tests that use the `server` or
+`conn` fixture run on every storage backend (dict, maildir, redis: conftest.py's
+demo_server gives each the same data); protocol-only tests and dict features (its
+read-only demo mailbox, CRAM-MD5 with its clear-text demo password) use `dict_server`.
 
 Expected values come from the demo files themselves (share/demo), read here
 independently of the server: each file is "flags CRLF timestamp CRLF message"."""
@@ -26,8 +29,8 @@ def demo_message(mailbox, name):
 
 
 @pytest.fixture
-def server(pymap_server):
-    return pymap_server(["dict", "--demo-data"])
+def server(demo_server):
+    return demo_server()
 
 
 @pytest.fixture
@@ -37,7 +40,20 @@ def conn(server):
     c.close()
 
 
-def test_greeting_and_capability_before_login(conn):
+@pytest.fixture
+def dict_server(pymap_server):
+    return pymap_server(["dict", "--demo-data"])
+
+
+@pytest.fixture
+def dict_conn(dict_server):
+    c = RawImap(dict_server.port)
+    yield c
+    c.close()
+
+
+def test_greeting_and_capability_before_login(dict_conn):
+    conn = dict_conn
     # RFC 3501 7.1.1: greeting OK, here with a CAPABILITY response code.
     assert re.match(rb"^\* OK \[CAPABILITY IMAP4rev1 [^\]]*\] Server ready", conn.greeting)
     untagged, tagged = conn.ok("CAPABILITY")
@@ -87,7 +103,16 @@ def test_recent_goes_to_one_session(server):
     a.close(); b.close()
 
 
-def test_examine_and_readonly_mailbox(conn):
+def test_examine_is_readonly(conn):
+    conn.login()
+    untagged, tagged = conn.ok("EXAMINE INBOX")
+    assert tagged.startswith(b"t2 OK [READ-ONLY]")
+    untagged, tagged = conn.cmd("STORE 1 +FLAGS (\\Seen)")
+    assert tagged.startswith(b"t3 NO [READ-ONLY]")
+
+
+def test_readonly_mailbox_on_dict(dict_conn):
+    conn = dict_conn
     conn.login()
     untagged, tagged = conn.ok("EXAMINE INBOX")
     assert tagged.startswith(b"t2 OK [READ-ONLY]")
@@ -146,7 +171,8 @@ def test_list_create_rename_delete(conn):
                      b'* LIST (\\HasNoChildren) "/" Sent',
                      b'* LIST (\\HasNoChildren) "/" Trash']
     untagged, tagged = conn.ok('CREATE "A New Folder"')
-    assert re.match(rb"t3 OK \[MAILBOXID \(F[0-9a-f]{32}\)\]", tagged)
+    # RFC 8474 4: an objectid is 1-255 of [A-Za-z0-9_-] (dict and redis prefix "F").
+    assert re.match(rb"t3 OK \[MAILBOXID \([A-Za-z0-9_-]{1,255}\)\]", tagged)
     untagged, tagged = conn.cmd('CREATE "A New Folder"')
     assert tagged.startswith(b"t4 NO [ALREADYEXISTS]")
     conn.ok('CREATE "Work/Projects"')
@@ -346,8 +372,8 @@ def test_idle_push(server):
     a.close(); b.close()
 
 
-def test_bad_command_limit_disconnects(server):
-    c = RawImap(server.port)
+def test_bad_command_limit_disconnects(dict_server):
+    c = RawImap(dict_server.port)
     for i in range(20):
         try:
             c.send("x%d FROBNICATE\r\n" % i)
@@ -361,7 +387,8 @@ def test_bad_command_limit_disconnects(server):
     c.close()
 
 
-def test_logout(conn):
+def test_logout(dict_conn):
+    conn = dict_conn
     untagged, tagged = conn.ok("LOGOUT")
     assert untagged == [b"* BYE Logging out.\r\n"]
     assert conn.file.readline() == b""  # closed by the server
@@ -402,7 +429,8 @@ def test_pipelined_commands_with_large_output(server):
     c.close()
 
 
-def test_authenticate_cram_md5_on_dict(server):
+def test_authenticate_cram_md5_on_dict(dict_server):
+    server = dict_server
     # RFC 2195: offered with the dict backend, whose demo user has a clear-text secret.
     import base64
     import hmac
@@ -444,8 +472,13 @@ def test_authenticate_plain_with_initial_response(server):
     c.close()
 
 
-def test_object_ids_stable(conn):
-    # RFC 8474: MAILBOXID survives RENAME; EMAILID survives COPY and MOVE.
+def test_object_ids_stable(conn, backend, request):
+    # RFC 8474: MAILBOXID survives RENAME; EMAILID survives COPY and MOVE (5.1: "MUST
+    # return the same EMAILID as the source message ... after a COPY or MOVE").
+    if backend == "maildir":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "maildir backend gives COPY/MOVE destinations a new EMAILID "
+            "(reported to the lead; maildir store is owned by another helper)")))
     conn.login()
     untagged, tagged = conn.ok("CREATE Projects")
     mailboxid = re.search(rb"MAILBOXID \((\S+)\)", tagged).group(1)

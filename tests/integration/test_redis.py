@@ -9,21 +9,17 @@ pid. Users are written straight into Redis in redis-users.c's record format.
 
 Tests that log in are skipped while the auth process cannot read redis users
 (it answers "redis users not implemented"): they are not counted as passing."""
-import crypt
 import json
-import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import free_port
 from rawimap import RawImap
+from redis_fixtures import RedisServer, Resp, add_user
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server not installed (make deps)")
@@ -32,95 +28,11 @@ MESSAGE = (b"From: sender@example.org\r\nTo: user@example.org\r\n"
            b"Subject: redis test\r\nMessage-ID: <1@example.org>\r\n\r\nHello redis.\r\n")
 
 
-class Resp:
-    """A minimal RESP client for checks (no redis-py on Debian's python3 here)."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.file = self.sock.makefile("rb")
-
-    def close(self):
-        self.file.close()
-        self.sock.close()
-
-    def call(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-        return self._read()
-
-    def _read(self):
-        line = self.file.readline().rstrip(b"\r\n")
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            data = self.file.read(n + 2)
-            return data[:-2]
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._read() for _ in range(n)]
-        raise RuntimeError("bad reply %r" % line)
-
-
-class RedisServer:
-    def __init__(self, tmp_path):
-        self.dir = tmp_path / "redis"
-        self.dir.mkdir(exist_ok=True)
-        self.port = free_port()
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-             "--dir", str(self.dir), "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                r = Resp(self.port)
-                if r.call("PING") == "PONG":
-                    r.close()
-                    return self
-            except (OSError, RuntimeError):
-                time.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
-
-    def stop(self):
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
-
-    @property
-    def url(self):
-        return "redis://127.0.0.1:%d" % self.port
-
-
 @pytest.fixture
 def redis(tmp_path):
     server = RedisServer(tmp_path).start()
     yield server
     server.stop()
-
-
-def add_user(redis, name, password):
-    record = {"password": crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512)),
-              "roles": [], "params": {}, "etag": "1"}
-    r = Resp(redis.port)
-    r.call("SET", "/users/{%s}" % name, json.dumps(record))
-    r.call("SADD", "/users/index", name)
-    r.close()
 
 
 def start_pymap(pymap_server, redis):

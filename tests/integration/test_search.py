@@ -1,6 +1,7 @@
 """SEARCH on message content and dates (RFC 3501 6.4.4) with the demo messages:
 encoded words decoded (RFC 2047), transfer encodings decoded (RFC 2045), Date header
-for SENT*, RFC 8474 EMAILID. Expected results come from reading share/demo."""
+for SENT*, RFC 8474 EMAILID. Expected results come from reading share/demo. Every
+test runs on each storage backend (dict, maildir, redis; conftest.py's demo_server)."""
 import re
 
 import pytest
@@ -9,8 +10,8 @@ from rawimap import RawImap
 
 
 @pytest.fixture
-def inbox(pymap_server):
-    server = pymap_server(["dict", "--demo-data"])
+def inbox(demo_server):
+    server = demo_server()
     c = RawImap(server.port)
     c.login()
     c.ok("EXAMINE INBOX")
@@ -65,10 +66,14 @@ def test_emailid(inbox):
     assert search(inbox, "EMAILID Mnothere") == []
 
 
-def test_threadid_links_replies(pymap_server):
+def test_threadid_links_replies(demo_server, backend, request):
     # RFC 8474: Sent/1 answers INBOX/1 (In-Reply-To: <lunch-1@example.org>), so they
     # share a THREADID; INBOX/2 starts its own thread.
-    server = pymap_server(["dict", "--demo-data"])
+    if backend == "maildir":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "maildir backend answers THREADID NIL for every message (no thread "
+            "linking; reported to the lead, maildir store is another helper's)")))
+    server = demo_server()
     c = RawImap(server.port)
     c.login()
     c.ok("EXAMINE INBOX")
