@@ -103,6 +103,51 @@ def test_other_sessions_see_changes(tmp_path, pymap_server):
     b.logout()
 
 
+def test_reading_others_changes_writes_nothing(tmp_path, pymap_server):
+    """A session that only reads another session's change (its index already says it)
+    neither rewrites pymap-index nor dovecot-uidlist; a file an MTA drops into new/
+    behind pymap's back, and a flag rename by another program, are still seen (the
+    stamps of new/ and cur/ changed: checked against the files, then a locked rescan
+    gives the new file its UID)."""
+    base = make_base(tmp_path)
+    root = base / "demouser"
+    s = pymap_server(["maildir", str(base)])
+    a, b = connect(s), connect(s)
+    select_info(a, "INBOX")
+    select_info(b, "INBOX")
+    assert a.append("INBOX", None, None, b"Subject: x\r\n\r\nx\r\n")[0] == "OK"
+    assert a.store("1", "+FLAGS", r"(\Seen)")[0] == "OK"
+    index, uidlist = root / "pymap-index", root / "dovecot-uidlist"
+    before = (os.stat(index).st_ino, os.stat(uidlist).st_ino)
+    assert b.noop()[0] == "OK"
+    assert fetch_flags(b) == {1: {"\\Seen"}}
+    assert a.noop()[0] == "OK"
+    assert fetch_flags(a) == {1: {"\\Seen"}}
+    assert (os.stat(index).st_ino, os.stat(uidlist).st_ino) == before
+    # once the directories' mtimes are old enough to trust, the check is redone
+    # without the lock, and still writes nothing
+    time.sleep(2.2)
+    assert b.noop()[0] == "OK" and a.noop()[0] == "OK"
+    assert (os.stat(index).st_ino, os.stat(uidlist).st_ino) == before
+    assert sorted(p.name for p in root.glob("*.lock")) == []
+
+    # an MTA delivery: a file in new/ without a uidlist record
+    (root / "new" / "1700000000.M1P1.mta").write_bytes(b"Subject: mta\n\nm\n")
+    chown_tree(base)
+    assert b.noop()[0] == "OK"
+    assert fetch_flags(b) == {1: {"\\Seen"}, 2: set()}
+    assert b"1700000000.M1P1.mta" in uidlist.read_bytes()
+    # another program renames a file for a flag change (no uidlist change)
+    path = [p for p in root.glob("*/1700000000.M1P1.mta*")][0]
+    os.rename(path, root / "cur" / "1700000000.M1P1.mta:2,F")
+    assert a.noop()[0] == "OK"
+    assert fetch_flags(a) == {1: {"\\Seen"}, 2: {"\\Flagged"}}
+    assert b.noop()[0] == "OK"
+    assert fetch_flags(b) == {1: {"\\Seen"}, 2: {"\\Flagged"}}
+    a.logout()
+    b.logout()
+
+
 def connect_retry(server, timeout=60):
     """Connect once the master has restarted a killed worker (it backs off)."""
     deadline = time.monotonic() + timeout

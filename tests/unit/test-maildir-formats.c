@@ -7,11 +7,15 @@
 #include "store/maildir-names.h"
 #include "store/maildir-lock.h"
 #include "store/maildir-index.h"
+#include "store/maildir-file.h"
 #include "alloc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void test_uidlist_v3_parse(void)
@@ -238,6 +242,55 @@ static void test_lock(void)
 	free(path);
 }
 
+/* A lock is a hard link of the process's own source file: no new inode per lock, the
+ * content Dovecot expects, and a fresh mtime even when the source is old. */
+static void test_lock_link(void)
+{
+	char *path = i_strdup_printf("%s/linkme", test_tmpdir());
+	char *lock_path = i_strdup_printf("%s.lock", path);
+	char host[256], expected[300], *content;
+	size_t size;
+	struct stat st;
+	struct maildir_lock *lock;
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	snprintf(expected, sizeof(expected), "%ld:%s", (long)getpid(), host);
+	char *src = i_strdup_printf("%s/pymap-lock.%ld.%s", test_tmpdir(), (long)getpid(), host);
+
+	TEST_ASSERT_INT_EQ(maildir_lock_acquire(path, 100, 120, &lock), 0);
+	TEST_ASSERT_INT_EQ(lstat(lock_path, &st), 0);
+	TEST_ASSERT_UINT_EQ(st.st_nlink, 2);
+	ino_t ino = st.st_ino;
+	TEST_ASSERT_INT_EQ(maildir_file_read(lock_path, 1024, &content, &size), 1);
+	TEST_ASSERT_STR_EQ(content, expected);
+	free(content);
+	maildir_lock_release(&lock);
+	TEST_ASSERT_INT_EQ(lstat(lock_path, &st), -1);
+	TEST_ASSERT_INT_EQ(lstat(src, &st), 0);
+	TEST_ASSERT_UINT_EQ(st.st_nlink, 1);
+
+	/* an old source: the lock still gets a fresh mtime (else others break it) */
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	TEST_ASSERT_INT_EQ(utimensat(AT_FDCWD, src, old, 0), 0);
+	TEST_ASSERT_INT_EQ(maildir_lock_acquire(path, 100, 120, &lock), 0);
+	TEST_ASSERT_INT_EQ(lstat(lock_path, &st), 0);
+	TEST_ASSERT_UINT_EQ(st.st_ino, ino);
+	TEST_ASSERT(time(NULL) - st.st_mtime < 60);
+	maildir_lock_release(&lock);
+
+	/* the source removed by someone: made again */
+	TEST_ASSERT_INT_EQ(unlink(src), 0);
+	TEST_ASSERT_INT_EQ(maildir_lock_acquire(path, 100, 120, &lock), 0);
+	TEST_ASSERT_INT_EQ(lstat(lock_path, &st), 0);
+	TEST_ASSERT_UINT_EQ(st.st_nlink, 2);
+	maildir_lock_release(&lock);
+	maildir_lock_cleanup();
+	TEST_ASSERT_INT_EQ(lstat(src, &st), -1);
+	free(src);
+	free(lock_path);
+	free(path);
+}
+
 static void test_index_roundtrip(void)
 {
 	struct maildir_state st, back;
@@ -286,4 +339,5 @@ static void test_index_roundtrip(void)
 
 TEST_MAIN(TEST(test_uidlist_v3_parse), TEST(test_uidlist_malformed),
 	  TEST(test_uidlist_write_read), TEST(test_keywords), TEST(test_folder_names),
-	  TEST(test_file_names), TEST(test_lock), TEST(test_index_roundtrip))
+	  TEST(test_file_names), TEST(test_lock), TEST(test_lock_link),
+	  TEST(test_index_roundtrip))

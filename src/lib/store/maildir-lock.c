@@ -54,6 +54,110 @@ static int try_create(const char *path, const char *host)
 	return 0;
 }
 
+/* The process's link source for one lock: "<dir>/pymap-lock.<pid>.<host>" next to
+ * the lock (tmp/ is for messages being written: nothing else belongs there). */
+struct lock_source {
+	struct lock_source *next;
+	char *lock_path;
+	char *src_path;
+	pid_t pid;
+};
+static struct lock_source *lock_sources;
+static unsigned int lock_source_count;
+
+static void lock_sources_cleanup(void)
+{
+	while (lock_sources != NULL) {
+		struct lock_source *src = lock_sources;
+		lock_sources = src->next;
+		if (src->pid == getpid())
+			(void)unlink(src->src_path);
+		free(src->lock_path);
+		free(src->src_path);
+		free(src);
+	}
+	lock_source_count = 0;
+}
+
+/* The list is newest first: drop its tail. */
+static void lock_source_drop_oldest(void)
+{
+	struct lock_source **p = &lock_sources;
+	while (*p != NULL && (*p)->next != NULL)
+		p = &(*p)->next;
+	struct lock_source *src = *p;
+	if (src == NULL)
+		return;
+	*p = NULL;
+	if (src->pid == getpid())
+		(void)unlink(src->src_path);
+	free(src->lock_path);
+	free(src->src_path);
+	free(src);
+	lock_source_count--;
+}
+
+void maildir_lock_cleanup(void)
+{
+	lock_sources_cleanup();
+}
+
+static struct lock_source *lock_source_get(const char *lock_path, const char *host)
+{
+	static bool registered;
+	pid_t pid = getpid();
+	for (struct lock_source *src = lock_sources; src != NULL; src = src->next) {
+		if (src->pid == pid && strcmp(src->lock_path, lock_path) == 0)
+			return src;
+	}
+	const char *slash = strrchr(lock_path, '/');
+	if (slash == NULL)
+		return NULL;
+	if (lock_source_count >= MAILDIR_LOCK_MAX_SOURCES)
+		lock_source_drop_oldest();
+	if (!registered) {
+		registered = true;
+		atexit(lock_sources_cleanup);
+	}
+	struct lock_source *src = i_new0(struct lock_source);
+	src->lock_path = i_strdup(lock_path);
+	src->src_path = i_strdup_printf("%.*s/pymap-lock.%ld.%s", (int)(slash - lock_path),
+					lock_path, (long)pid, host);
+	src->pid = pid;
+	src->next = lock_sources;
+	lock_sources = src;
+	lock_source_count++;
+	return src;
+}
+
+/* Create the lock as a hard link of the process's own source file (made once), so
+ * taking a lock allocates no inode. 0 taken, -1 with errno (EEXIST: held); 1 when
+ * linking is not possible here (link not supported): use try_create. */
+static int try_link(const char *path, const char *host)
+{
+	struct lock_source *src = lock_source_get(path, host);
+	if (src == NULL)
+		return 1;
+	for (unsigned int attempt = 0; attempt < 2; attempt++) {
+		/* the lock's mtime is the source's: fresh, or others think it stale */
+		if (utimensat(AT_FDCWD, src->src_path, NULL, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (link(src->src_path, path) == 0)
+				return 0;
+			if (errno == EEXIST)
+				return -1;
+			if (errno != ENOENT)
+				return 1;
+		} else if (errno != ENOENT) {
+			return 1;
+		}
+		/* (re)create the source: never made, or removed by someone */
+		(void)unlink(src->src_path);
+		if (try_create(src->src_path, host) < 0)
+			return 1;
+	}
+	return 1;
+}
+
 /* 1 when an existing lock was removed as stale, 0 when it is live or gone. */
 static int remove_if_stale(const char *path, unsigned int stale_secs, const char *host)
 {
@@ -81,7 +185,8 @@ int maildir_lock_acquire(const char *file_path, unsigned int wait_msecs,
 	unsigned int waited = 0, delay = 5;
 	local_hostname(host, sizeof(host));
 	for (;;) {
-		if (try_create(path, host) == 0)
+		int ret = try_link(path, host);
+		if (ret == 0 || (ret > 0 && try_create(path, host) == 0))
 			break;
 		if (errno != EEXIST) {
 			int err = errno;

@@ -139,9 +139,11 @@ int maildir_claim_recent(struct store_mailbox *mbox, uint32_t *first_uid_r,
 			 struct store_error *error_r)
 {
 	struct maildir_mbox *mb = MB(mbox);
-	if (mbox->readonly) {
-		if (maildir_mbox_refresh(mb, error_r) < 0)
-			return -1;
+	if (maildir_mbox_refresh(mb, error_r) < 0)
+		return -1;
+	if (mbox->readonly || mb->state.first_recent_uid >= mb->state.next_uid) {
+		/* nothing to claim: no lock, no index write (files still in new/ move to
+		 * cur/ with the next claim that has something) */
 		*first_uid_r = mb->state.next_uid;
 		return 0;
 	}

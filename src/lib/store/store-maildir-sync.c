@@ -539,6 +539,92 @@ static int scan_locked(struct maildir_mbox *mb, struct store_error *error_r)
 	return 0;
 }
 
+/* Does the uidlist on disk still say what the state says (read without the lock: it
+ * is only ever replaced by rename)? Every message of the state must have its record;
+ * records of files already gone may remain. */
+static bool uidlist_agrees(struct maildir_mbox *mb)
+{
+	const struct maildir_state *st = &mb->state;
+	struct maildir_uidlist *list = NULL;
+	const char *error;
+	char *path = mb_file(mb, MAILDIR_UIDLIST_NAME);
+	int ret = maildir_uidlist_read(path, &list, &error);
+	free(path);
+	bool ok = ret > 0 && list->uidvalidity == st->uidvalidity &&
+		  list->next_uid == st->next_uid && strcmp(list->guid, st->guid) == 0;
+	unsigned int r = 0;
+	for (unsigned int i = 0; ok && i < st->count; i++) {
+		const struct maildir_msg *msg = &st->msgs[i];
+		while (r < list->count && list->recs[r].uid < msg->meta.uid)
+			r++;
+		if (r == list->count || list->recs[r].uid != msg->meta.uid) {
+			ok = false;
+			break;
+		}
+		size_t len = maildir_filename_base_len(msg->name, mb->user->colon);
+		const char *rec = list->recs[r].name;
+		ok = base_cmp(rec, maildir_filename_base_len(rec, mb->user->colon),
+			      msg->name, len) == 0;
+	}
+	maildir_uidlist_free(&list);
+	return ok;
+}
+
+/* Are the scanned files exactly the state's messages (same names, same directory)? */
+static bool scan_matches_state(const struct maildir_mbox *mb, struct scan *scan)
+{
+	const struct maildir_state *st = &mb->state;
+	if (scan->count != st->count)
+		return false;
+	if (scan->count > 0)
+		qsort(scan->entries, scan->count, sizeof(*scan->entries), entry_cmp);
+	for (unsigned int i = 0; i < st->count; i++) {
+		const struct maildir_msg *msg = &st->msgs[i];
+		size_t len = maildir_filename_base_len(msg->name, mb->user->colon);
+		const struct scan_entry *e = scan_find(scan, msg->name, len);
+		if (e == NULL || e->in_new != msg->in_new || strcmp(e->name, msg->name) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* The stamps changed (or were too recent to trust): check without the lock whether
+ * anything changed that the state does not already say -- the usual case after a
+ * pymap writer's own change, whose index already holds it. 1 nothing changed (the
+ * stamps are taken over in memory; no file is written), 0 something did (the caller
+ * rescans under the lock). */
+static int verify_unlocked(struct maildir_mbox *mb)
+{
+	struct maildir_state *st = &mb->state;
+	struct maildir_stamp before[4], after[4];
+	struct scan scan;
+	if (!st->valid)
+		return 0;
+	get_stamps(mb, before);
+	if (!maildir_stamp_equal(&before[2], &st->st_uidlist) && !uidlist_agrees(mb))
+		return 0;
+	bool same = true;
+	if (st->unstable || !maildir_stamp_equal(&before[0], &st->st_new) ||
+	    !maildir_stamp_equal(&before[1], &st->st_cur)) {
+		memset(&scan, 0, sizeof(scan));
+		same = scan_dir(mb, true, &scan) == 0 && scan_dir(mb, false, &scan) == 0;
+		get_stamps(mb, after);
+		same = same && maildir_stamp_equal(&before[0], &after[0]) &&
+		       maildir_stamp_equal(&before[1], &after[1]) &&
+		       scan_matches_state(mb, &scan);
+		scan_free(&scan);
+		if (!same)
+			return 0;
+		st->unstable = maildir_stamp_is_recent(&before[0]) ||
+			       maildir_stamp_is_recent(&before[1]);
+	}
+	st->st_new = before[0];
+	st->st_cur = before[1];
+	st->st_uidlist = before[2];
+	st->st_keywords = before[3];
+	return 1;
+}
+
 int maildir_mbox_lock(struct maildir_mbox *mb, bool force, struct store_error *error_r)
 {
 	if (folder_gone(mb)) {
@@ -562,7 +648,8 @@ int maildir_mbox_lock(struct maildir_mbox *mb, bool force, struct store_error *e
 	mb->lock_sig = mb->state;
 	mb->lock_sig.msgs = NULL;
 	mb->lock_sig.log = NULL;
-	if ((force || stamps_changed(mb)) && scan_locked(mb, error_r) < 0) {
+	if ((force || (stamps_changed(mb) && verify_unlocked(mb) == 0)) &&
+	    scan_locked(mb, error_r) < 0) {
 		maildir_mbox_unlock(mb);
 		return -1;
 	}
@@ -587,15 +674,34 @@ int maildir_mbox_write_uidlist(struct maildir_mbox *mb, struct store_error *erro
 	return ret;
 }
 
+/* Did the state change in a way the index must record (stamps alone do not: every
+ * reader checks them against the disk anyway)? */
 static bool state_changed(const struct maildir_state *a, const struct maildir_state *b)
 {
 	return a->modseq != b->modseq || a->first_recent_uid != b->first_recent_uid ||
 	       a->next_uid != b->next_uid || a->uidvalidity != b->uidvalidity ||
-	       a->count != b->count || a->unstable != b->unstable || a->valid != b->valid ||
-	       !maildir_stamp_equal(&a->st_new, &b->st_new) ||
-	       !maildir_stamp_equal(&a->st_cur, &b->st_cur) ||
-	       !maildir_stamp_equal(&a->st_uidlist, &b->st_uidlist) ||
-	       !maildir_stamp_equal(&a->st_keywords, &b->st_keywords);
+	       a->count != b->count || a->valid != b->valid;
+}
+
+/* After changes made under the lock (ours, and an MTA's or Dovecot's that may have
+ * come meanwhile), take the stamps of now, so that the next reader -- here or in
+ * another process, from the index -- does not see our own change as a foreign one.
+ * A directory that changed is marked unstable: the next reader checks its files once
+ * against the state without the lock (verify_unlocked), which catches anything
+ * someone else did while we held it. */
+static void adopt_stamps(struct maildir_mbox *mb)
+{
+	struct maildir_state *st = &mb->state;
+	struct maildir_stamp now[4];
+	get_stamps(mb, now);
+	if (!maildir_stamp_equal(&now[0], &st->st_new) ||
+	    !maildir_stamp_equal(&now[1], &st->st_cur))
+		st->unstable = true;
+	st->st_new = now[0];
+	st->st_cur = now[1];
+	if (!mb->uidlist_dirty)
+		st->st_uidlist = now[2];
+	st->st_keywords = now[3];
 }
 
 void maildir_mbox_unlock(struct maildir_mbox *mb)
@@ -604,7 +710,10 @@ void maildir_mbox_unlock(struct maildir_mbox *mb)
 	if (mb->lock != NULL) {
 		(void)maildir_mbox_write_uidlist(mb, &error);
 		char *path = mb_file(mb, MAILDIR_INDEX_NAME);
-		if (!mb->index_stale && !state_changed(&mb->state, &mb->lock_sig))
+		bool changed = mb->index_stale || state_changed(&mb->state, &mb->lock_sig);
+		if (mb->state.valid)
+			adopt_stamps(mb);
+		if (!changed)
 			;  /* the index on disk already says this */
 		else if (maildir_index_write(path, &mb->state) < 0)
 			log_error_errno("maildir: write %s", path);
@@ -627,8 +736,9 @@ int maildir_mbox_refresh(struct maildir_mbox *mb, struct store_error *error_r)
 	}
 	load_index(mb);
 	load_keywords(mb);
-	if (!stamps_changed(mb))
+	if (!stamps_changed(mb) || verify_unlocked(mb) > 0)
 		return 0;
+	/* new files need UIDs, or someone else changed files: rescan under the lock */
 	if (maildir_mbox_lock(mb, false, error_r) < 0)
 		return -1;
 	maildir_mbox_unlock(mb);
