@@ -371,21 +371,28 @@ static ssize_t net_fill(struct redis_net *net, short *wait_r, const char **error
 	return n == 0 ? -1 : n;
 }
 
+/* Waits before each read (a reply is rarely there the moment the request went out, so
+ * trying first would cost a read() that fails with EAGAIN per round trip), except
+ * when OpenSSL already holds decrypted bytes or the last read filled the buffer. */
 int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char **error_r)
 {
 	uint64_t deadline = now_ms() + net->command_timeout_ms;
+	short wait = POLLIN;
+	bool more = false;     /* the last read filled the buffer: read on at once */
 	for (;;) {
 		int ret = redis_net_next_reply(net, reply_r, error_r);
 		if (ret != 0)
 			return ret > 0 ? 0 : -1;
-		short wait = 0;
-		ssize_t n = net_fill(net, &wait, error_r);
-		if (n == -1)
-			return -1;
-		if (n == NET_AGAIN && wait_fd(net->fd, wait, deadline) <= 0) {
+		if (!more && (net->ssl == NULL || SSL_pending(net->ssl) == 0) &&
+		    wait_fd(net->fd, wait, deadline) <= 0) {
 			*error_r = net_fail("no reply within %u ms", net->command_timeout_ms);
 			return -1;
 		}
+		wait = POLLIN;
+		ssize_t n = net_fill(net, &wait, error_r);
+		if (n == -1)
+			return -1;
+		more = n == NET_READ_CHUNK;
 	}
 }
 
