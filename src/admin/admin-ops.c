@@ -441,6 +441,27 @@ static int op_worker_report(struct admin_context *ctx, const struct admin_caller
 	return 0;
 }
 
+/* From an imap worker only: its sessions changed since its last report or update. */
+static int op_worker_update(struct admin_context *ctx, const struct admin_caller *caller,
+			    const json_t *request, int fd, json_t *reply, struct admin_error *err)
+{
+	(void)ctx; (void)fd; (void)reply;
+	const json_t *upsert = json_object_get(request, "upsert");
+	const json_t *remove = json_object_get(request, "remove");
+	const json_t *stats = json_object_get(request, "stats");
+	if (!admin_workers_is_sibling(caller->pid)) {
+		admin_error_set(err, ADMIN_ERR_NOTALLOWED, "worker.update is for imap workers");
+		return -1;
+	}
+	if (!json_is_array(upsert) || !json_is_array(remove) || !json_is_object(stats)) {
+		admin_error_set(err, ADMIN_ERR_BADREQUEST,
+				"upsert (array), remove (array) and stats (object)");
+		return -1;
+	}
+	admin_workers_apply(caller->conn, caller->pid, upsert, remove, stats);
+	return 0;
+}
+
 static int op_reload(struct admin_context *ctx, const struct admin_caller *caller,
 		     const json_t *request, int fd, json_t *reply, struct admin_error *err)
 {
@@ -495,6 +516,9 @@ const struct admin_op admin_ops[] = {
 	  "`workers` [{`pid`, `connections`, `sessions`, `commands`, `logins`}], `total`", "–" },
 	{ "worker.report", ADMIN_ACCESS_ADMIN, op_worker_report,
 	  "`sessions` (as in sessions.list, without `worker_pid`), `stats`, `part`?, `last`?", "–",
+	  "`BADREQUEST`, `NOTALLOWED`" },
+	{ "worker.update", ADMIN_ACCESS_ADMIN, op_worker_update,
+	  "`upsert` (sessions as in worker.report), `remove` (session ids), `stats`", "–",
 	  "`BADREQUEST`, `NOTALLOWED`" },
 	{ "reload", ADMIN_ACCESS_ADMIN, op_reload, "–", "`master_pid`", "–" },
 };

@@ -12,7 +12,7 @@
 struct worker {
 	struct ipc_conn *conn;
 	pid_t pid;
-	json_t *sessions;
+	json_t *sessions;         /* object: session id -> session */
 	json_t *stats;
 	json_t *pending;          /* sessions of a report still arriving in parts */
 	struct worker *next;
@@ -52,6 +52,14 @@ static struct worker *worker_find(const struct ipc_conn *conn, bool create)
 	return w;
 }
 
+/* Keep a copy of a session object under its id (one without an id is dropped). */
+static void session_put(json_t *sessions, const json_t *session)
+{
+	const char *id = json_string_value(json_object_get(session, "session"));
+	if (id != NULL)
+		json_object_set_new(sessions, id, json_deep_copy(session));
+}
+
 static void worker_clear(struct worker *w)
 {
 	if (w->sessions != NULL)
@@ -77,11 +85,34 @@ void admin_workers_update(struct ipc_conn *conn, pid_t pid, const json_t *sessio
 	json_array_extend(w->pending, (json_t *)sessions);
 	if (!last)
 		return;
-	json_t *complete = w->pending;
-	w->pending = NULL;
+	json_t *complete = json_object();
+	size_t i;
+	json_t *session;
+	json_array_foreach(w->pending, i, session)
+		session_put(complete, session);
 	worker_clear(w);
 	w->pid = pid;
 	w->sessions = complete;
+	w->stats = json_deep_copy(stats);
+}
+
+void admin_workers_apply(struct ipc_conn *conn, pid_t pid, const json_t *upsert,
+			 const json_t *remove, const json_t *stats)
+{
+	struct worker *w = worker_find(conn, true);
+	size_t i;
+	json_t *item;
+	if (w->sessions == NULL)
+		w->sessions = json_object();
+	json_array_foreach(remove, i, item) {
+		if (json_is_string(item))
+			json_object_del(w->sessions, json_string_value(item));
+	}
+	json_array_foreach(upsert, i, item)
+		session_put(w->sessions, item);
+	if (w->stats != NULL)
+		json_decref(w->stats);
+	w->pid = pid;
 	w->stats = json_deep_copy(stats);
 }
 
@@ -102,9 +133,9 @@ json_t *admin_workers_sessions(void)
 {
 	json_t *all = json_array();
 	for (struct worker *w = workers; w != NULL; w = w->next) {
-		size_t i;
+		const char *id;
 		json_t *session;
-		json_array_foreach(w->sessions, i, session) {
+		json_object_foreach(w->sessions, id, session) {
 			json_t *copy = json_deep_copy(session);
 			json_object_set_new(copy, "worker_pid", json_integer(w->pid));
 			json_array_append_new(all, copy);

@@ -1,8 +1,9 @@
 #ifndef PYMAP_ADMIN_WORKERS_H
 #define PYMAP_ADMIN_WORKERS_H
 /* The imap workers' sessions as the admin service knows them. Each worker keeps a
- * connection to admin.sock and sends "worker.report" (its sessions and counters)
- * whenever they change; the admin service answers sessions.list and stats from these
+ * connection to admin.sock and sends "worker.report" (all its sessions and counters)
+ * after connecting, then "worker.update" (sessions changed or ended) whenever they
+ * change; the admin service answers sessions.list and stats from these
  * reports and asks the workers to end sessions for sessions.kick ("worker.kick", sent
  * back over the worker's own connection). A report is accepted only from a sibling
  * process: a child of the same master (checked in /proc from SO_PEERCRED's pid). */
@@ -19,6 +20,10 @@ bool admin_workers_is_sibling(pid_t pid);
  * parts 0..part together. sessions and stats are borrowed. */
 void admin_workers_update(struct ipc_conn *conn, pid_t pid, const json_t *sessions,
 			  const json_t *stats, unsigned int part, bool last);
+/* A worker's changes since its last report or update: upsert replaces sessions by
+ * id, remove (ids) drops them, stats replaces the counters. All borrowed. */
+void admin_workers_apply(struct ipc_conn *conn, pid_t pid, const json_t *upsert,
+			 const json_t *remove, const json_t *stats);
 /* The connection is going away. */
 void admin_workers_forget(struct ipc_conn *conn);
 /* All sessions (array of objects, each with "worker_pid" added); new reference. */

@@ -17,18 +17,48 @@
 #define ADMIN_REPORT_TIMEOUT_MSECS 10000
 /* Well under IPC_DEFAULT_MAX_MESSAGE_BYTES with the envelope around the sessions. */
 #define ADMIN_REPORT_PART_BYTES (32 * 1024)
+/* Ended sessions remembered between two reports before a whole report is cheaper. */
+#define ADMIN_REPORT_MAX_REMOVED 100000
 
 static struct ioloop *report_loop;
 static char *report_path;
 static struct ipc_conn *report_conn;
 static struct timeout *report_timer;
 static bool report_warned;
+/* The admin service has no report from this connection yet: send all sessions. */
+static bool report_full_needed = true;
+/* Sessions created or changed since the last report (intrusive list in struct client)
+ * and the ids of sessions ended since then. */
+static struct client *dirty_head;
+static char (*removed_ids)[sizeof(((struct client *)0)->session_id)];
+static unsigned int removed_count, removed_alloc;
 
 static const struct ipc_settings admin_ipc_settings = {
 	.protocol = "pymap-admin", .major = 1, .minor = 0,
 };
 
 static void report_schedule(unsigned int msecs);
+
+static void dirty_unlink(struct client *client)
+{
+	if (!client->report_dirty)
+		return;
+	if (client->report_prev != NULL)
+		client->report_prev->report_next = client->report_next;
+	else
+		dirty_head = client->report_next;
+	if (client->report_next != NULL)
+		client->report_next->report_prev = client->report_prev;
+	client->report_prev = client->report_next = NULL;
+	client->report_dirty = false;
+}
+
+static void dirty_clear(void)
+{
+	while (dirty_head != NULL)
+		dirty_unlink(dirty_head);
+	removed_count = 0;
+}
 
 static json_t *session_json(const struct client *client)
 {
@@ -60,15 +90,21 @@ static void report_send_part(json_t *sessions, unsigned int authenticated, unsig
 	json_decref(report);
 }
 
+static unsigned int authenticated_count(void)
+{
+	unsigned int authenticated = 0;
+	for (const struct client *c = client_first(); c != NULL; c = c->next)
+		authenticated += !c->destroyed && c->username != NULL;
+	return authenticated;
+}
+
 /* The sessions in parts of at most ADMIN_REPORT_PART_BYTES of JSON each, so a worker
  * with 10,000 sessions stays under the IPC message limit. */
 static void report_send_all(void)
 {
 	json_t *part = json_array();
 	size_t part_bytes = 0;
-	unsigned int authenticated = 0, n = 0;
-	for (const struct client *c = client_first(); c != NULL; c = c->next)
-		authenticated += !c->destroyed && c->username != NULL;
+	unsigned int authenticated = authenticated_count(), n = 0;
 	for (const struct client *c = client_first(); c != NULL; c = c->next) {
 		if (c->destroyed)
 			continue;
@@ -83,6 +119,46 @@ static void report_send_all(void)
 		part_bytes += bytes;
 	}
 	report_send_part(part, authenticated, n, true);
+	dirty_clear();
+	report_full_needed = false;
+}
+
+static void update_send_part(json_t *upsert, json_t *remove, unsigned int authenticated)
+{
+	json_t *update = json_pack("{s:s, s:o, s:o, s:o}", "op", "worker.update",
+				   "upsert", upsert, "remove", remove,
+				   "stats", report_stats(authenticated));
+	ipc_conn_request(report_conn, update, -1, ADMIN_REPORT_TIMEOUT_MSECS, report_reply, NULL);
+	json_decref(update);
+}
+
+/* Only what changed since the last report, in parts of at most ADMIN_REPORT_PART_BYTES:
+ * the cost follows the changes, not the number of sessions. */
+static void report_send_changes(void)
+{
+	unsigned int authenticated = authenticated_count();
+	json_t *upsert = json_array(), *remove = json_array();
+	size_t part_bytes = 0;
+	for (unsigned int i = 0; i < removed_count; i++) {
+		json_array_append_new(remove, json_string(removed_ids[i]));
+		part_bytes += sizeof(removed_ids[i]) + 3;
+	}
+	removed_count = 0;
+	while (dirty_head != NULL) {
+		struct client *c = dirty_head;
+		dirty_unlink(c);
+		json_t *session = session_json(c);
+		size_t bytes = json_dumpb(session, NULL, 0, JSON_COMPACT) + 1;
+		if (part_bytes + bytes > ADMIN_REPORT_PART_BYTES && json_array_size(upsert) > 0) {
+			update_send_part(upsert, remove, authenticated);
+			upsert = json_array();
+			remove = json_array();
+			part_bytes = 0;
+		}
+		json_array_append_new(upsert, session);
+		part_bytes += bytes;
+	}
+	update_send_part(upsert, remove, authenticated);
 }
 
 /* worker.kick from the admin service. */
@@ -133,6 +209,7 @@ static int report_connect(void)
 		return -1;
 	}
 	report_warned = false;
+	report_full_needed = true;
 	report_conn = ipc_conn_create(report_loop, fd, &admin_ipc_settings, on_message,
 				      on_close, NULL);
 	return 0;
@@ -156,7 +233,10 @@ static void report_send(void *context)
 		report_schedule(ADMIN_REPORT_RETRY_MSECS);
 		return;
 	}
-	report_send_all();
+	if (report_full_needed)
+		report_send_all();
+	else
+		report_send_changes();
 }
 
 static void report_schedule(unsigned int msecs)
@@ -177,10 +257,42 @@ void admin_report_deinit(void)
 	timeout_remove(&report_timer);
 	ipc_conn_destroy(&report_conn);
 	i_free(report_path);
+	dirty_clear();
+	free(removed_ids);
+	removed_ids = NULL;
+	removed_alloc = 0;
 	report_loop = NULL;
 }
 
-void admin_report_changed(void)
+void admin_report_session_changed(struct client *client)
 {
+	if (!client->report_dirty && !client->destroyed) {
+		client->report_dirty = true;
+		client->report_prev = NULL;
+		client->report_next = dirty_head;
+		if (dirty_head != NULL)
+			dirty_head->report_prev = client;
+		dirty_head = client;
+	}
+	report_schedule(ADMIN_REPORT_DELAY_MSECS);
+}
+
+void admin_report_session_closed(struct client *client)
+{
+	dirty_unlink(client);
+	if (report_full_needed) {
+		/* the next report is a whole one anyway */
+	} else if (removed_count >= ADMIN_REPORT_MAX_REMOVED) {
+		/* a flood of disconnects while the admin service is away: start over */
+		report_full_needed = true;
+		removed_count = 0;
+	} else {
+		if (removed_count == removed_alloc) {
+			removed_alloc = removed_alloc == 0 ? 64 : removed_alloc * 2;
+			removed_ids = i_realloc(removed_ids, removed_alloc * sizeof(*removed_ids));
+		}
+		memcpy(removed_ids[removed_count++], client->session_id,
+		       sizeof(removed_ids[0]));
+	}
 	report_schedule(ADMIN_REPORT_DELAY_MSECS);
 }

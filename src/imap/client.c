@@ -109,7 +109,7 @@ struct client *client_create(struct ioloop *loop, int fd, const struct client_se
 		clients->prev = client;
 	clients = client;
 	clients_count++;
-	admin_report_changed();
+	admin_report_session_changed(client);
 
 	log_info("session=%s: connect from %s%s", client->session_id, client->remote_ip,
 		 tls_implicit ? " (TLS)" : "");
@@ -462,7 +462,7 @@ static void client_destroy(struct client *client)
 	if (client->next != NULL)
 		client->next->prev = client->prev;
 	clients_count--;
-	admin_report_changed();
+	admin_report_session_closed(client);
 	commands_client_destroyed(client);
 	/* Callers up the stack may still look at client->destroyed. */
 	ioloop_defer(client->loop, client_free, client);

@@ -83,6 +83,8 @@ struct client {
 
 	struct timeout *to_idle;               /* login timeout / autologout */
 	struct timeout *to_write;
+	struct client *report_prev, *report_next; /* admin-report.c's changed sessions */
+	bool report_dirty;                     /* on that list */
 	bool input_blocked;                    /* a command runs: don't parse more */
 	bool disconnecting;                    /* flush output, then close */
 	bool destroyed;

@@ -61,7 +61,7 @@ static void login_success(struct client_command *cmd, const json_t *user)
 	client->username = i_strdup(name);
 	client->state = CLIENT_STATE_AUTHENTICATED;
 	client_counters_mut()->logins++;
-	admin_report_changed();
+	admin_report_session_changed(client);
 	log_info("session=%s: logged in as %s", client->session_id, name);
 	command_ok(cmd, "[CAPABILITY %s] Authentication successful.", commands_capability(client));
 }

@@ -93,7 +93,7 @@ static bool select_or_examine(struct client_command *cmd, bool readonly)
 	free(name);
 	client->view = view;
 	client->state = CLIENT_STATE_SELECTED;
-	admin_report_changed();
+	admin_report_session_changed(client);
 	select_send_info(client, view);
 	command_ok(cmd, "[%s] Selected mailbox.", view_is_readonly(view) ? "READ-ONLY" : "READ-WRITE");
 	return true;

@@ -63,7 +63,7 @@ static bool close_mailbox(struct client_command *cmd, bool expunge)
 	}
 	view_close(&client->view);
 	client->state = CLIENT_STATE_AUTHENTICATED;
-	admin_report_changed();
+	admin_report_session_changed(client);
 	command_ok(cmd, "%s completed.", cmd->name);
 	return true;
 }

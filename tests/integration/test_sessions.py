@@ -1,6 +1,9 @@
 """sessions.list, sessions.kick and stats: the imap workers report their sessions to
 the admin service (doc/ipc.md), pymapctl shows them and ends them."""
 import json
+import os
+import signal
+import socket
 import time
 
 from adminutil import ctl, start
@@ -87,3 +90,57 @@ def test_who_with_a_report_over_the_message_limit(pymap_server, tmp_path):
     assert all(x["user"] == "demouser" for x in found)
     for c in conns:
         c.close()
+
+
+def test_worker_update_refused_from_non_worker(pymap_server, tmp_path):
+    from adminutil import AdminClient
+    server, sock, _ = start(pymap_server, tmp_path, backend="dict")
+    c = AdminClient(sock)
+    reply = c.call("worker.update", upsert=[], remove=[], stats={})
+    assert reply["ok"] is False and reply["code"] == "NOTALLOWED"
+
+
+def hangup(conn):
+    # close() alone leaves the socket open while its makefile() is alive
+    conn.sock.shutdown(socket.SHUT_RDWR)
+    conn.close()
+
+
+def _admin_pid(server):
+    for pid in server.children():
+        with open("/proc/%d/comm" % pid) as f:
+            if f.read().strip() == "admin":
+                return pid
+    return None
+
+
+def test_who_follows_changes_and_an_admin_restart(pymap_server, tmp_path):
+    # After the first whole report a worker sends only what changed (worker.update,
+    # doc/ipc.md): sessions that appear, select or close a mailbox, and end. When the
+    # admin service restarts, the worker reports everything again.
+    server, sock, _ = start(pymap_server, tmp_path, backend="dict")
+    a = RawImap(server.port)
+    a.login()
+    wait_for(lambda: len(sessions(sock)) == 1)
+    b, c = RawImap(server.port), RawImap(server.port)
+    c.login()
+    a.ok("SELECT INBOX")
+
+    def state():
+        return sorted((x["user"] or "", x["mailbox"] or "") for x in sessions(sock))
+
+    wait_for(lambda: state() == [("", ""), ("demouser", ""), ("demouser", "INBOX")])
+    hangup(b)
+    a.ok("CLOSE")
+    wait_for(lambda: state() == [("demouser", ""), ("demouser", "")])
+    c.ok("SELECT INBOX")
+    wait_for(lambda: state() == [("demouser", ""), ("demouser", "INBOX")])
+
+    old = _admin_pid(server)
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: _admin_pid(server) not in (None, old), timeout=20)
+    # the new admin service knows nothing until the worker reconnects and reports all
+    wait_for(lambda: state() == [("demouser", ""), ("demouser", "INBOX")], timeout=30)
+    hangup(c)
+    wait_for(lambda: state() == [("demouser", "")])
+    a.close()
