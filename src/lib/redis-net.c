@@ -1,6 +1,7 @@
 /* Redis transport: TCP / UNIX / TLS sockets with bounded waits (see redis-net.h). */
 #include "redis-net.h"
 #include "alloc.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +31,9 @@ struct redis_net {
 	SSL *ssl;
 	redisReader *reader;
 	unsigned int command_timeout_ms;
+	/* Blocking socket with SO_RCVTIMEO/SO_SNDTIMEO = the command timeout (one
+	 * syscall per read, no poll); false after redis_net_set_nonblocking(). */
+	bool blocking;
 };
 
 static char net_error[256];
@@ -322,6 +326,15 @@ static ssize_t net_write(struct redis_net *net, const char *data, size_t size,
 	}
 }
 
+/* Before retrying an operation that would block: a blocking socket waits inside the
+ * call itself (up to the socket timeout), so only the deadline is checked. */
+static int net_wait(struct redis_net *net, short events, uint64_t deadline)
+{
+	if (net->blocking)
+		return now_ms() < deadline ? 1 : 0;
+	return wait_fd(net->fd, events, deadline);
+}
+
 int redis_net_write(struct redis_net *net, const char *data, size_t len,
 		    const char **error_r)
 {
@@ -336,7 +349,7 @@ int redis_net_write(struct redis_net *net, const char *data, size_t len,
 		}
 		if (n != NET_AGAIN)
 			return -1;
-		if (wait_fd(net->fd, wait, deadline) <= 0) {
+		if (net_wait(net, wait, deadline) <= 0) {
 			*error_r = net_fail("write timed out");
 			return -1;
 		}
@@ -371,9 +384,11 @@ static ssize_t net_fill(struct redis_net *net, short *wait_r, const char **error
 	return n == 0 ? -1 : n;
 }
 
-/* Waits before each read (a reply is rarely there the moment the request went out, so
- * trying first would cost a read() that fails with EAGAIN per round trip), except
- * when OpenSSL already holds decrypted bytes or the last read filled the buffer. */
+/* A blocking socket reads at once (the read waits up to the socket timeout; the
+ * deadline bounds a reply that trickles in). A non-blocking one waits before each read
+ * (a reply is rarely there the moment the request went out, so trying first would
+ * cost a read() failing with EAGAIN), except when OpenSSL already holds decrypted
+ * bytes or the last read filled the buffer. */
 int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char **error_r)
 {
 	uint64_t deadline = now_ms() + net->command_timeout_ms;
@@ -383,8 +398,9 @@ int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char
 		int ret = redis_net_next_reply(net, reply_r, error_r);
 		if (ret != 0)
 			return ret > 0 ? 0 : -1;
-		if (!more && (net->ssl == NULL || SSL_pending(net->ssl) == 0) &&
-		    wait_fd(net->fd, wait, deadline) <= 0) {
+		if (now_ms() >= deadline ||
+		    (!net->blocking && !more && (net->ssl == NULL || SSL_pending(net->ssl) == 0) &&
+		     wait_fd(net->fd, wait, deadline) <= 0)) {
 			*error_r = net_fail("no reply within %u ms", net->command_timeout_ms);
 			return -1;
 		}
@@ -398,6 +414,7 @@ int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char
 
 int redis_net_read_available(struct redis_net *net, const char **error_r)
 {
+	i_assert(!net->blocking);
 	for (;;) {
 		short wait = 0;
 		ssize_t n = net_fill(net, &wait, error_r);
@@ -459,6 +476,32 @@ static int net_login(struct redis_net *net, const struct redis_url *url, const c
 	return ok ? 0 : -1;
 }
 
+static int net_set_blocking(struct redis_net *net, const char **error_r)
+{
+	unsigned int ms = net->command_timeout_ms;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	int flags = fcntl(net->fd, F_GETFL);
+	if (flags < 0 || fcntl(net->fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+	    setsockopt(net->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(net->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		*error_r = net_fail("socket setup: %s", strerror(errno));
+		return -1;
+	}
+	net->blocking = true;
+	return 0;
+}
+
+int redis_net_set_nonblocking(struct redis_net *net, const char **error_r)
+{
+	int flags = fcntl(net->fd, F_GETFL);
+	if (flags < 0 || fcntl(net->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		*error_r = net_fail("socket setup: %s", strerror(errno));
+		return -1;
+	}
+	net->blocking = false;
+	return 0;
+}
+
 struct redis_net *redis_net_connect(const struct redis_url *url, const char **error_r)
 {
 	uint64_t deadline = now_ms() + url->connect_timeout_ms;
@@ -477,7 +520,7 @@ struct redis_net *redis_net_connect(const struct redis_url *url, const char **er
 	}
 	if ((url->kind == REDIS_URL_TLS && (tls_setup(net, url, error_r) < 0 ||
 					    tls_handshake(net, deadline, error_r) < 0)) ||
-	    net_login(net, url, error_r) < 0) {
+	    net_set_blocking(net, error_r) < 0 || net_login(net, url, error_r) < 0) {
 		redis_net_destroy(&net);
 		return NULL;
 	}

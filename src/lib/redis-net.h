@@ -5,10 +5,13 @@
  * (redisFormatCommandArgv builds requests, a redisReader parses replies). Debian's
  * hiredis 0.14 has neither TLS nor a pluggable transport, hence this module.
  *
- * Blocking calls wait with poll() for at most the URL's timeouts: connect (TCP connect
- * plus TLS handshake) within connect_timeout_ms, each write and each reply within
- * command_timeout_ms. Non-blocking calls (redis_net_read_available,
- * redis_net_next_reply) serve the pub/sub listener on the ioloop.
+ * Connecting (TCP connect plus TLS handshake) takes at most connect_timeout_ms (poll()
+ * on a non-blocking socket). Then the socket is blocking with SO_RCVTIMEO/SO_SNDTIMEO
+ * set to command_timeout_ms (one syscall per read or write, no poll), and each write
+ * and each reply must complete within command_timeout_ms. The pub/sub listener
+ * switches its connection to non-blocking (redis_net_set_nonblocking) and reads it on
+ * the ioloop with redis_net_read_available / redis_net_next_reply; its writes then
+ * wait with poll().
  *
  * TLS: the server certificate is verified against tls_ca_file or the system's CA
  * store, and its name against tls_server_name or the URL's host (an IP address is
@@ -40,7 +43,9 @@ int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char
 int redis_net_command_argv(struct redis_net *net, int argc, const char **argv,
 			   const size_t *lens, redisReply **reply_r, const char **error_r);
 
-/* Non-blocking: read whatever has arrived into the parser. 0 (also when nothing was
+/* For a connection read from an event loop. 0, or -1 with *error_r. */
+int redis_net_set_nonblocking(struct redis_net *net, const char **error_r);
+/* Non-blocking connections only: read whatever has arrived into the parser. 0 (also when nothing was
  * there), -1 with *error_r on EOF or error. */
 int redis_net_read_available(struct redis_net *net, const char **error_r);
 /* A reply already parsed: 1 with *reply_r, 0 none yet, -1 protocol error. */

@@ -136,6 +136,7 @@ static void test_pubsub_nonblocking(void)
 	const char *subscribe[] = { "SUBSCRIBE", "chan" };
 	TEST_ASSERT_INT_EQ(redis_net_command_argv(sub, 2, subscribe, NULL, &reply, &error), 0);
 	freeReplyObject(reply);
+	TEST_ASSERT_INT_EQ(redis_net_set_nonblocking(sub, &error), 0);
 	/* Nothing there yet: a non-blocking read returns at once with no reply. */
 	TEST_ASSERT_INT_EQ(redis_net_read_available(sub, &error), 0);
 	TEST_ASSERT_INT_EQ(redis_net_next_reply(sub, &reply, &error), 0);

@@ -196,6 +196,8 @@ static void watcher_connect(struct redis_watcher *watcher)
 {
 	const char *error;
 	watcher->net = redis_net_connect(watcher->url, &error);
+	if (watcher->net != NULL && redis_net_set_nonblocking(watcher->net, &error) < 0)
+		redis_net_destroy(&watcher->net);
 	if (watcher->net == NULL) {
 		if (watcher->backoff_ms == WATCH_BACKOFF_MIN_MS)
 			log_error("redis subscriber: %s", error);
