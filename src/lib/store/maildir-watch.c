@@ -611,16 +611,24 @@ static struct wfolder *folder_get(struct watch_ctx *ctx, const char *path)
 struct store_watch *maildir_watch(struct store_mailbox *mbox,
 				  store_watch_callback_t *callback, void *context)
 {
-	struct maildir_mbox *mb = &((struct maildir_mailbox *)mbox)->mb;
 	struct maildir_watch *watch = i_new0(struct maildir_watch);
+	struct store_error error;
+	char *path;
 	watch->base.store = mbox->user->store;
 	watch->callback = callback;
 	watch->context = context;
 	struct ioloop *loop = mbox->user->store->loop;
 	if (loop == NULL)
 		return &watch->base;   /* no feed: the view still sees changes per command */
+	/* the opened mailbox has this name: its directory */
+	if (maildir_folder_path((struct maildir_user *)mbox->user, mbox->name, &path,
+				&error) < 0) {
+		log_error("maildir: watch %s: %s", mbox->name, error.message);
+		return &watch->base;
+	}
 	struct watch_ctx *ctx = ctx_get(loop);
-	struct wfolder *folder = folder_get(ctx, mb->path);
+	struct wfolder *folder = folder_get(ctx, path);
+	free(path);
 	watch->folder = folder;
 	watch->next = folder->watches;
 	if (folder->watches != NULL)
