@@ -17,6 +17,7 @@ import pytest
 from conftest import free_port
 from rawimap import RawImap
 from test_redis import MESSAGE, Resp, append, idle_until
+from test_redis_tls import TlsResp, certs, redis_has_tls  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None or shutil.which("redis-cli") is None,
@@ -44,19 +45,28 @@ def key_slot(key):
 
 
 class Cluster:
-    def __init__(self, tmp_path, count=3):
+    def __init__(self, tmp_path, count=3, certs=None):
         self.ports = [free_port() for _ in range(count)]
         # The bus port defaults to port + 10000, which may not exist: pick it too.
         self.bus_ports = [free_port() for _ in range(count)]
         self.procs = []
         self.tmp = tmp_path
+        self.certs = certs   # TLS only (clients and the cluster bus) when set
 
     def start(self):
         for port, bus in zip(self.ports, self.bus_ports):
             d = self.tmp / ("node%d" % port)
             d.mkdir()
+            if self.certs is None:
+                listen = ["--port", str(port)]
+            else:
+                c = self.certs
+                listen = ["--port", "0", "--tls-port", str(port), "--tls-cluster", "yes",
+                          "--tls-cert-file", str(c / "server.crt"),
+                          "--tls-key-file", str(c / "server.key"),
+                          "--tls-ca-cert-file", str(c / "ca.crt"), "--tls-auth-clients", "no"]
             self.procs.append(subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                ["redis-server"] + listen + ["--bind", "127.0.0.1",
                  "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                  "--cluster-port", str(bus),
                  "--cluster-node-timeout", "5000", "--save", "", "--appendonly", "no",
@@ -64,7 +74,8 @@ class Cluster:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for port in self.ports:
             self._wait_ping(port)
-        subprocess.run(["redis-cli", "--cluster", "create"]
+        tls = [] if self.certs is None else ["--tls", "--cacert", str(self.certs / "ca.crt")]
+        subprocess.run(["redis-cli"] + tls + ["--cluster", "create"]
                        + ["127.0.0.1:%d" % p for p in self.ports]
                        + ["--cluster-replicas", "0", "--cluster-yes"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -90,9 +101,8 @@ class Cluster:
                 assert time.monotonic() < deadline, "redis-server did not start"
                 time.sleep(0.05)
 
-    @staticmethod
-    def call(port, *args):
-        r = Resp(port)
+    def call(self, port, *args):
+        r = Resp(port) if self.certs is None else TlsResp(port, self.certs)
         try:
             return r.call(*args)
         finally:
@@ -147,13 +157,12 @@ def test_crc16_matches_the_cluster(cluster):
         assert cluster.call(cluster.ports[0], "CLUSTER", "KEYSLOT", key) == key_slot(key.encode())
 
 
-def test_users_on_three_nodes(pymap_server, cluster):
+def check_users_on_every_node(pymap_server, cluster, address):
     users = users_on_every_node(cluster)
     for name in users.values():
         add_user(cluster, name, name + "pw")
     # Only the first node's address: everything else is found by redirection.
-    first = cluster.ports[0]
-    server = pymap_server(["redis", "--address", "redis://127.0.0.1:%d" % first])
+    server = pymap_server(["redis", "--address", address])
     for port, name in sorted(users.items()):
         watcher, writer = RawImap(server.port), RawImap(server.port)
         for conn in (watcher, writer):
@@ -184,6 +193,25 @@ def test_users_on_three_nodes(pymap_server, cluster):
         for other in cluster.ports:
             if other != port:
                 assert cluster.call(other, "KEYS", "/mail/{%s}/*" % name) == []
+
+
+def test_users_on_three_nodes(pymap_server, cluster):
+    check_users_on_every_node(pymap_server, cluster,
+                              "redis://127.0.0.1:%d" % cluster.ports[0])
+
+
+@pytest.mark.skipif(not redis_has_tls(), reason="redis-server with TLS / openssl not installed")
+def test_users_on_three_nodes_over_tls(pymap_server, tmp_path, certs):
+    """The same over rediss://: nodes learnt from MOVED inherit the CA file; the
+    server certificate names 127.0.0.1, the address the nodes announce."""
+    tls_cluster = Cluster(tmp_path, certs=certs)
+    try:
+        tls_cluster.start()
+        check_users_on_every_node(
+            pymap_server, tls_cluster, "rediss://127.0.0.1:%d?tls_ca_file=%s"
+            % (tls_cluster.ports[0], certs / "ca.crt"))
+    finally:
+        tls_cluster.stop()
 
 
 def test_ask_while_a_slot_migrates(pymap_server, cluster):

@@ -46,8 +46,9 @@ def make_ca(d, name):
 
 def make_cert(d, ca, name, san, client=False):
     ext = d / (name + ".ext")
+    # A server certificate is a client one too: cluster nodes use it on the TLS bus.
     ext.write_text("subjectAltName=%s\nextendedKeyUsage=%s\n"
-                   % (san, "clientAuth" if client else "serverAuth"))
+                   % (san, "clientAuth" if client else "serverAuth,clientAuth"))
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=%s" % name,
             "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
     openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
