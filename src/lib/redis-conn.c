@@ -234,10 +234,11 @@ static int follow_redirects(struct redis_conn *conn, struct redis_node *node,
 		if (reply->type != REDIS_REPLY_ERROR ||
 		    redis_cluster_parse_redirect(reply->str, reply->len, &rd) != 1)
 			return 0;
-		const char *host = rd.host[0] != '\0' ? rd.host : node->url.host;
-		if (host == NULL)
+		if (rd.host[0] == '\0' && node->url.host == NULL)
 			return 0;    /* no host to go to: the error goes up */
-		node = node_get(conn, host, rd.port);
+		if (rd.host[0] == '\0')    /* copied: node_get may replace a node */
+			snprintf(rd.host, sizeof(rd.host), "%s", node->url.host);
+		node = node_get(conn, rd.host, rd.port);
 		freeReplyObject(reply);
 		*reply_io = NULL;
 		if (!rd.ask) {

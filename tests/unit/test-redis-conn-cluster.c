@@ -43,6 +43,8 @@ static void fake_reply(unsigned int index, const redisReply *req, bool *asking,
 		snprintf(out, size, "-ERR unknown command\r\n");
 	else if (index == 0 && (++*gets, strcmp(key, "loop") == 0))
 		snprintf(out, size, "-MOVED %u 127.0.0.1:%u\r\n", key_slot(key), ports[0]);
+	else if (index == 0 && strcmp(key, "same") == 0)   /* unknown endpoint */
+		snprintf(out, size, "-MOVED %u ?:%u\r\n", key_slot(key), ports[6]);
 	else if (index == 0 && strcmp(key, "ask") == 0)
 		snprintf(out, size, "-ASK %u 127.0.0.1:%u\r\n", key_slot(key), ports[1]);
 	else if (index == 0)
@@ -155,6 +157,12 @@ static void test_moved_fills_the_slot_map(void)
 	TEST_ASSERT_INT_EQ(node0_gets(), before + 1);
 }
 
+static void test_moved_without_host(void)
+{
+	/* "?:port": the same host as the node that answered (127.0.0.1). */
+	assert_get("same", "same from 6");
+}
+
 static void test_ask_is_one_shot(void)
 {
 	long long before = node0_gets();
@@ -237,7 +245,8 @@ static void test_stop(void)
 	}
 }
 
-TEST_MAIN(TEST(test_start), TEST(test_moved_fills_the_slot_map), TEST(test_ask_is_one_shot),
+TEST_MAIN(TEST(test_start), TEST(test_moved_fills_the_slot_map), TEST(test_moved_without_host),
+	  TEST(test_ask_is_one_shot),
 	  TEST(test_moved_loop_stops), TEST(test_pipeline_redirects_each_command),
 	  TEST(test_node_table_is_bounded), TEST(test_failed_node_loses_its_slots),
 	  TEST(test_stop))
