@@ -38,6 +38,7 @@ struct auth_server {
 	struct delayed_reply *delayed;
 	struct hash_pool *pool;
 	struct auth_job *jobs;      /* in the pool; unlinked when done */
+	size_t job_bytes;           /* their passwords' lengths */
 };
 
 /* A user as the ops see it, from either source. */
@@ -478,6 +479,7 @@ static void auth_job_done(void *context, bool ran)
 		server->jobs = job->next;
 	if (job->next != NULL)
 		job->next->prev = job->prev;
+	server->job_bytes -= job->password_len;
 	if (ran && job->conn != NULL) {
 		if (job->kind == AUTH_JOB_LOGIN)
 			login_done(job);
@@ -491,7 +493,8 @@ static void auth_job_done(void *context, bool ran)
 static void auth_job_submit(struct auth_job *job)
 {
 	struct auth_server *server = job->server;
-	if (hash_pool_submit(server->pool, auth_job_work, auth_job_done, job) < 0) {
+	if (server->job_bytes + job->password_len > AUTH_HASH_MAX_BYTES ||
+	    hash_pool_submit(server->pool, auth_job_work, auth_job_done, job) < 0) {
 		reply_now(job->conn, reply_unavailable(job->request, AUTH_BUSY_REASON));
 		auth_job_free(job);
 		return;
@@ -500,6 +503,7 @@ static void auth_job_submit(struct auth_job *job)
 	if (job->next != NULL)
 		job->next->prev = job;
 	server->jobs = job;
+	server->job_bytes += job->password_len;
 }
 
 static void op_login(struct auth_server *server, struct ipc_conn *conn,

@@ -6,8 +6,9 @@
  * ioloop timer per delayed reply, never a sleep), the lockout counters and the pool
  * of password hashing threads (hash-pool.h): auth.login's verification and
  * auth.hash's new hash run there, everything else on the loop thread. At most
- * AUTH_HASH_MAX_JOBS hashes wait or run at once; beyond that a request is answered
- * with a temporary failure (code UNAVAILABLE) at once.
+ * AUTH_HASH_MAX_JOBS hashes, holding at most AUTH_HASH_MAX_BYTES of passwords, wait or
+ * run at once; beyond that a request is answered with a temporary failure (code
+ * UNAVAILABLE) at once.
  * main.c accepts connections and hands each request here. */
 #include <stdbool.h>
 #include <jansson.h>
@@ -21,6 +22,8 @@ struct ipc_conn;
 
 /* About 0.85 s of SHA512-CRYPT work on 2 CPUs; each job holds one password. */
 #define AUTH_HASH_MAX_JOBS 1024
+/* Passwords may be up to an IPC message long (64 KiB): bound their sum too. */
+#define AUTH_HASH_MAX_BYTES (4 * 1024 * 1024)
 
 enum auth_backend { AUTH_BACKEND_DICT, AUTH_BACKEND_MAILDIR, AUTH_BACKEND_REDIS };
 

@@ -476,3 +476,23 @@ def test_imap_many_concurrent_logins(pymap_server, tmp_path):
             assert got == "OK", (n, cases[n % len(cases)], got)
         else:
             assert "AUTHENTICATIONFAILED" in got, (n, cases[n % len(cases)], got)
+
+
+def test_auth_sock_busy_beyond_the_bound(pymap_server, tmp_path):
+    # 80 passwords of 60,000 bytes: more than the 4 MiB of passwords the pool may hold,
+    # so the last ones are refused at once as busy, the others checked as usual
+    server, _ = start_maildir(pymap_server, tmp_path, failure_delay_ms=0,
+                              lockout_threshold=0, hash_threads=1)
+    auth = AuthClient(server)
+    requests = [login_request("nobody", "%02d" % i + "a" * 59998) for i in range(80)]
+    replies = send_requests(auth, requests)
+    busy = [r for r in replies.values() if r.get("temp")]
+    failed = [r for r in replies.values() if r.get("code") == "AUTHENTICATIONFAILED"]
+    assert len(busy) + len(failed) == 80
+    assert 1 <= len(busy) <= 80 - 69, len(busy)   # 69 x 60,000 bytes fit in 4 MiB
+    for r in busy:
+        assert r == {"id": r["id"], "ok": False, "temp": True, "code": "UNAVAILABLE",
+                     "reason": "auth: too many password hashes in progress"}
+    # once the queue has drained, logins work again
+    assert auth.login("frank", "frankpass")["ok"] is True
+    auth.close()
