@@ -15,14 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MB(mbox) (&((struct maildir_mailbox *)(mbox))->mb)
+#define MB(mbox) (((struct maildir_mailbox *)(mbox))->folder)
 
 struct maildir_content {
 	struct store_content base;
 	void *map;
 	size_t map_size;
 	unsigned char *converted;    /* CRLF copy of a bare-LF file, or NULL */
-	struct maildir_mbox *mb;     /* until the bytes are loaded (lazy content) */
+	struct maildir_folder *mb;   /* referenced until the bytes are loaded (lazy) */
 	void (*free_parsed)(void *parsed);
 	/* where set_parsed stores a new parse: the cache and the message's key */
 	struct maildir_mime *mime;
@@ -34,16 +34,19 @@ struct maildir_content {
 int maildir_mailbox_open(struct store_user *user, const char *name, bool readonly,
 			 struct store_mailbox **mbox_r, struct store_error *error_r)
 {
-	struct maildir_mailbox *mbox = i_new0(struct maildir_mailbox);
-	if (maildir_mbox_init(&mbox->mb, (struct maildir_user *)user, name, error_r) < 0 ||
-	    maildir_mbox_refresh(&mbox->mb, error_r) < 0) {
-		maildir_mbox_deinit(&mbox->mb);
-		free(mbox);
+	struct maildir_folder *folder;
+	if (maildir_folder_get((struct maildir_user *)user, name, &folder, error_r) < 0)
+		return -1;
+	if (maildir_mbox_refresh(folder, error_r) < 0) {
+		maildir_folder_unref(&folder);
 		return -1;
 	}
+	struct maildir_mailbox *mbox = i_new0(struct maildir_mailbox);
+	mbox->folder = folder;
+	mbox->mb.path = folder->path;
 	mbox->base.user = user;
 	mbox->base.name = i_strdup(name);
-	mbox->base.readonly = readonly || !mbox->mb.can_write;
+	mbox->base.readonly = readonly || !folder->can_write;
 	*mbox_r = &mbox->base;
 	return 0;
 }
@@ -51,13 +54,13 @@ int maildir_mailbox_open(struct store_user *user, const char *name, bool readonl
 void maildir_mailbox_close(struct store_mailbox *_mbox)
 {
 	struct maildir_mailbox *mbox = (struct maildir_mailbox *)_mbox;
-	maildir_mbox_deinit(&mbox->mb);
+	maildir_folder_unref(&mbox->folder);
 	free(mbox->base.name);
 	free(mbox);
 }
 
 /* The keyword table: letter i is bit i; a letter without a name gets a placeholder. */
-static char **keyword_table(const struct maildir_mbox *mb, unsigned int *count_r)
+static char **keyword_table(const struct maildir_folder *mb, unsigned int *count_r)
 {
 	char **names = i_new(char *, mb->kw.count + 1);
 	for (unsigned int i = 0; i < mb->kw.count; i++) {
@@ -71,7 +74,7 @@ static char **keyword_table(const struct maildir_mbox *mb, unsigned int *count_r
 int maildir_snapshot(struct store_mailbox *mbox, struct store_snapshot **snapshot_r,
 		     struct store_error *error_r)
 {
-	struct maildir_mbox *mb = MB(mbox);
+	struct maildir_folder *mb = MB(mbox);
 	if (maildir_mbox_refresh(mb, error_r) < 0)
 		return -1;
 	struct store_snapshot *snap = i_new0(struct store_snapshot);
@@ -90,7 +93,7 @@ int maildir_snapshot(struct store_mailbox *mbox, struct store_snapshot **snapsho
 int maildir_changes(struct store_mailbox *mbox, uint64_t since_modseq,
 		    struct store_changes **changes_r, struct store_error *error_r)
 {
-	struct maildir_mbox *mb = MB(mbox);
+	struct maildir_folder *mb = MB(mbox);
 	const struct maildir_state *st = &mb->state;
 	if (maildir_mbox_refresh(mb, error_r) < 0)
 		return -1;
@@ -116,10 +119,10 @@ int maildir_changes(struct store_mailbox *mbox, uint64_t since_modseq,
 }
 
 /* Move a message from new/ to cur/ (keeping its base name and flags). */
-static void move_to_cur(struct maildir_mbox *mb, struct maildir_msg *msg)
+static void move_to_cur(struct maildir_folder *mb, struct maildir_msg *msg)
 {
-	size_t base_len = maildir_filename_base_len(msg->name, mb->user->colon);
-	char *name = maildir_filename_with_flags(msg->name, base_len, mb->user->colon,
+	size_t base_len = maildir_filename_base_len(msg->name, mb->colon);
+	char *name = maildir_filename_with_flags(msg->name, base_len, mb->colon,
 						 msg->meta.flags.system,
 						 (uint32_t)msg->meta.flags.keywords);
 	char *old_path = maildir_msg_path(mb, msg);
@@ -138,7 +141,7 @@ static void move_to_cur(struct maildir_mbox *mb, struct maildir_msg *msg)
 int maildir_claim_recent(struct store_mailbox *mbox, uint32_t *first_uid_r,
 			 struct store_error *error_r)
 {
-	struct maildir_mbox *mb = MB(mbox);
+	struct maildir_folder *mb = MB(mbox);
 	if (maildir_mbox_refresh(mb, error_r) < 0)
 		return -1;
 	if (mbox->readonly || mb->state.first_recent_uid >= mb->state.next_uid) {
@@ -168,11 +171,11 @@ static uint32_t apply_mode(uint32_t cur, uint32_t change, enum store_flags_mode 
 }
 
 /* Rename one message for new flags. 1 done, 0 the file is gone, -1 error. */
-static int rename_flags(struct maildir_mbox *mb, struct maildir_msg *msg, uint32_t system,
+static int rename_flags(struct maildir_folder *mb, struct maildir_msg *msg, uint32_t system,
 			uint32_t letters, struct store_error *error_r)
 {
-	size_t base_len = maildir_filename_base_len(msg->name, mb->user->colon);
-	char *name = maildir_filename_with_flags(msg->name, base_len, mb->user->colon,
+	size_t base_len = maildir_filename_base_len(msg->name, mb->colon);
+	char *name = maildir_filename_with_flags(msg->name, base_len, mb->colon,
 						 system, letters);
 	char *old_path = maildir_msg_path(mb, msg);
 	char *new_path = i_strdup_printf("%s/cur/%s", mb->path, name);
@@ -197,7 +200,7 @@ static int rename_flags(struct maildir_mbox *mb, struct maildir_msg *msg, uint32
 	return ret;
 }
 
-static int locked_for_write(struct maildir_mbox *mb, struct store_error *error_r)
+static int locked_for_write(struct maildir_folder *mb, struct store_error *error_r)
 {
 	if (mb->lock != NULL)
 		return 0;
@@ -211,7 +214,7 @@ int maildir_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
 			 uint32_t system_flags, const char *const *keyword_names,
 			 unsigned int keyword_count, struct store_error *error_r)
 {
-	struct maildir_mbox *mb = MB(mbox);
+	struct maildir_folder *mb = MB(mbox);
 	uint32_t letters;
 	int ret = 0;
 	if (maildir_mbox_lock(mb, false, error_r) < 0 || locked_for_write(mb, error_r) < 0)
@@ -247,7 +250,7 @@ int maildir_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
 	return ret;
 }
 
-void maildir_mbox_remove(struct maildir_mbox *mb, const bool *remove)
+void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
 {
 	struct maildir_state *st = &mb->state;
 	unsigned int keep = 0;
@@ -274,7 +277,7 @@ void maildir_mbox_remove(struct maildir_mbox *mb, const bool *remove)
 int maildir_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,
 		    struct store_error *error_r)
 {
-	struct maildir_mbox *mb = MB(mbox);
+	struct maildir_folder *mb = MB(mbox);
 	if (maildir_mbox_lock(mb, false, error_r) < 0 || locked_for_write(mb, error_r) < 0)
 		return -1;
 	struct maildir_state *st = &mb->state;
@@ -304,13 +307,25 @@ int maildir_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned i
 static void content_to_crlf(struct maildir_content *content, uint64_t crlf_size)
 {
 	const unsigned char *src = content->base.data;
+	size_t size = content->base.size, i = 0, o = 0;
 	unsigned char *dst = i_malloc(crlf_size + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < content->base.size && o < crlf_size; i++) {
-		if (src[i] == '\n' && (i == 0 || src[i - 1] != '\r'))
+	/* copy the runs between line ends whole; insert CR before each bare LF */
+	while (i < size && o < crlf_size) {
+		const unsigned char *lf = memchr(src + i, '\n', size - i);
+		size_t run = (lf != NULL ? (size_t)(lf - src) : size) - i;
+		if (run > crlf_size - o)
+			run = crlf_size - o;
+		memcpy(dst + o, src + i, run);
+		o += run;
+		i += run;
+		if (lf == NULL || i != (size_t)(lf - src) || o == crlf_size)
+			continue;
+		if ((i == 0 || src[i - 1] != '\r'))
 			dst[o++] = '\r';
-		if (o < crlf_size)
-			dst[o++] = src[i];
+		if (o < crlf_size) {
+			dst[o++] = '\n';
+			i++;
+		}
 	}
 	content->converted = dst;
 	content->base.data = dst;
@@ -326,12 +341,13 @@ static void content_release(struct store_content *_content)
 	if (content->free_parsed != NULL)
 		content->free_parsed(content->base.parsed);
 	maildir_mime_unref(&content->mime);
+	maildir_folder_unref(&content->mb);
 	free(content->base_name);
 	free(content);
 }
 
 /* Open the message file; *idx_r is its index in the (possibly rescanned) state. */
-static int open_message(struct maildir_mbox *mb, uint32_t uid, int *fd_r, int *idx_r,
+static int open_message(struct maildir_folder *mb, uint32_t uid, int *fd_r, int *idx_r,
 			struct store_error *error_r)
 {
 	for (unsigned int attempt = 0; attempt < 2; attempt++) {
@@ -368,16 +384,16 @@ static void free_tree(void *parsed)
 /* Compaction of the MIME cache keeps the records of messages still in the folder. */
 static bool mime_record_live(void *context, const struct maildir_mime_key *key)
 {
-	const struct maildir_mbox *mb = context;
+	const struct maildir_folder *mb = context;
 	int idx = maildir_state_find(&mb->state, key->uid);
 	if (idx < 0)
 		return false;
 	const struct maildir_msg *msg = &mb->state.msgs[idx];
-	size_t len = maildir_filename_base_len(msg->name, mb->user->colon);
+	size_t len = maildir_filename_base_len(msg->name, mb->colon);
 	return len == key->base_len && memcmp(msg->name, key->base, len) == 0;
 }
 
-static struct maildir_mime *mbox_mime(struct maildir_mbox *mb)
+static struct maildir_mime *mbox_mime(struct maildir_folder *mb)
 {
 	if (mb->mime != NULL && maildir_mime_uidvalidity(mb->mime) != mb->state.uidvalidity) {
 		maildir_mime_detach(mb->mime);
@@ -389,7 +405,7 @@ static struct maildir_mime *mbox_mime(struct maildir_mbox *mb)
 }
 
 /* The cached parse of the message, when there is a valid one. */
-static void content_load_parsed(struct maildir_mbox *mb, struct maildir_content *content,
+static void content_load_parsed(struct maildir_folder *mb, struct maildir_content *content,
 				const struct maildir_msg *msg)
 {
 	struct maildir_mime_key key;
@@ -398,7 +414,7 @@ static void content_load_parsed(struct maildir_mbox *mb, struct maildir_content 
 	maildir_mime_ref(content->mime);
 	content->uid = msg->meta.uid;
 	content->base_name = i_strndup(msg->name, maildir_filename_base_len(msg->name,
-									    mb->user->colon));
+									    mb->colon));
 	key.uid = content->uid;
 	key.base = content->base_name;
 	key.base_len = strlen(content->base_name);
@@ -413,7 +429,7 @@ static void content_load_parsed(struct maildir_mbox *mb, struct maildir_content 
 
 /* Map the message file into content (with CRLF conversion when the index size says
  * the file has bare LFs). *idx_r: the message's index after a possible rescan. */
-static int content_map(struct maildir_mbox *mb, struct maildir_content *content,
+static int content_map(struct maildir_folder *mb, struct maildir_content *content,
 		       struct store_error *error_r)
 {
 	struct stat st;
@@ -447,10 +463,16 @@ static int content_map(struct maildir_mbox *mb, struct maildir_content *content,
 static int content_load(struct store_content *_content, struct store_error *error_r)
 {
 	struct maildir_content *content = (struct maildir_content *)_content;
-	struct maildir_mbox *mb = content->mb;
+	struct maildir_folder *mb = content->mb;
 	uint64_t expected = content->base.size;
 	content->mb = NULL;   /* only needed until the bytes are here */
-	if (mb == NULL || content_map(mb, content, error_r) < 0)
+	if (mb == NULL) {
+		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Message was expunged.");
+		return -1;
+	}
+	int ret = content_map(mb, content, error_r);
+	maildir_folder_unref(&mb);
+	if (ret < 0)
 		return -1;
 	if (content->base.size != expected) {
 		/* Changed since the index said so: the cached parse may not fit. */
@@ -463,14 +485,14 @@ static int content_load(struct store_content *_content, struct store_error *erro
 int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
 			struct store_content **content_r, struct store_error *error_r)
 {
-	struct maildir_mbox *mb = MB(mbox);
+	struct maildir_folder *mb = MB(mbox);
 	int idx = maildir_state_find(&mb->state, uid);
 	struct maildir_content *content = i_new0(struct maildir_content);
 	content->uid = uid;
 	content->base.backend = &store_maildir_vfuncs;
 	content->base.release = content_release;
 	uint64_t physical;
-	if (idx >= 0 && maildir_filename_size(mb->state.msgs[idx].name, mb->user->colon,
+	if (idx >= 0 && maildir_filename_size(mb->state.msgs[idx].name, mb->colon,
 					      &physical)) {
 		/* The name tells the file's size: look the parse up without opening it. */
 		content->map_size = (size_t)physical;
@@ -479,6 +501,7 @@ int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
 			content->base.size = mb->state.msgs[idx].meta.size;
 			content->base.load = content_load;
 			content->mb = mb;
+			maildir_folder_ref(mb);
 			*content_r = &content->base;
 			return 0;
 		}

@@ -123,7 +123,7 @@ static int write_tmp(const char *folder, struct save_item *item, const unsigned 
 }
 
 /* Rename every item into new/ or cur/, all or none. */
-static int publish(struct maildir_mbox *mb, struct save_item *items, unsigned int count,
+static int publish(struct maildir_folder *mb, struct save_item *items, unsigned int count,
 		   struct store_error *error_r)
 {
 	unsigned int i;
@@ -131,7 +131,7 @@ static int publish(struct maildir_mbox *mb, struct save_item *items, unsigned in
 		struct save_item *item = &items[i];
 		bool in_new = item->in_new = item->system == 0 && item->letters == 0;
 		char *name = in_new ? i_strdup(item->base) :
-			maildir_filename_with_flags(item->base, strlen(item->base), mb->user->colon,
+			maildir_filename_with_flags(item->base, strlen(item->base), mb->colon,
 						    item->system, item->letters);
 		item->final_path = i_strdup_printf("%s/%s/%s", mb->path, in_new ? "new" : "cur", name);
 		free(name);
@@ -156,7 +156,7 @@ static int publish(struct maildir_mbox *mb, struct save_item *items, unsigned in
 }
 
 /* Take UIDs for the published items; on a uidlist write failure undo everything. */
-static int assign_uids(struct maildir_mbox *mb, struct save_item *items, unsigned int count,
+static int assign_uids(struct maildir_folder *mb, struct save_item *items, unsigned int count,
 		       uint32_t *uids_r, struct store_error *error_r)
 {
 	struct maildir_state *st = &mb->state;
@@ -191,7 +191,7 @@ static int assign_uids(struct maildir_mbox *mb, struct save_item *items, unsigne
 	return -1;
 }
 
-static int save_commit(struct maildir_mbox *mb, struct save_item *items, unsigned int count,
+static int save_commit(struct maildir_folder *mb, struct save_item *items, unsigned int count,
 		       uint32_t *uidvalidity_r, uint32_t *uids_r, struct store_error *error_r)
 {
 	if (maildir_mbox_lock(mb, false, error_r) < 0)
@@ -219,11 +219,11 @@ int maildir_append(struct store_user *user, const char *mailbox,
 		   const struct store_append_msg *msgs, unsigned int count,
 		   uint32_t *uidvalidity_r, uint32_t *uids_r, struct store_error *error_r)
 {
-	struct maildir_mbox mb;
-	if (maildir_mbox_init(&mb, (struct maildir_user *)user, mailbox, error_r) < 0)
+	struct maildir_folder *mb;
+	if (maildir_folder_get((struct maildir_user *)user, mailbox, &mb, error_r) < 0)
 		return -1;
-	if (!mb.can_write) {
-		maildir_mbox_deinit(&mb);
+	if (!mb->can_write) {
+		maildir_folder_unref(&mb);
 		store_error_set(error_r, STORE_ERR_READONLY, "Mailbox is read-only.");
 		return -1;
 	}
@@ -238,19 +238,19 @@ int maildir_append(struct store_user *user, const char *mailbox,
 		/* as in store-dict.c: every listed name is set on the message */
 		for (unsigned int k = 0; k < msgs[i].keyword_count; k++)
 			items[i].kw_names[items[i].kw_count++] = msgs[i].keyword_names[k];
-		ret = write_tmp(mb.path, &items[i], msgs[i].data, msgs[i].fd, msgs[i].size,
+		ret = write_tmp(mb->path, &items[i], msgs[i].data, msgs[i].fd, msgs[i].size,
 				error_r);
 	}
 	if (ret == 0)
-		ret = save_commit(&mb, items, count, uidvalidity_r, uids_r, error_r);
+		ret = save_commit(mb, items, count, uidvalidity_r, uids_r, error_r);
 	save_items_free(items, count);
-	maildir_mbox_deinit(&mb);
+	maildir_folder_unref(&mb);
 	return ret;
 }
 
 /* Put a copy of a source message into dest's tmp/: a hard link, or a byte copy. */
-static int copy_to_tmp(struct maildir_mbox *src, const struct maildir_msg *msg,
-		       struct maildir_mbox *dest, struct save_item *item,
+static int copy_to_tmp(struct maildir_folder *src, const struct maildir_msg *msg,
+		       struct maildir_folder *dest, struct save_item *item,
 		       struct store_error *error_r)
 {
 	char *src_path = maildir_msg_path(src, msg);
@@ -262,7 +262,7 @@ static int copy_to_tmp(struct maildir_mbox *src, const struct maildir_msg *msg,
 			item->kw_names[item->kw_count++] = src->kw.names[k];
 	}
 	uint64_t physical;
-	if (!maildir_filename_size(msg->name, src->user->colon, &physical))
+	if (!maildir_filename_size(msg->name, src->colon, &physical))
 		physical = msg->meta.size;
 	item->base = maildir_filename_new(physical, msg->meta.size);
 	item->tmp_path = i_strdup_printf("%s/tmp/%s", dest->path, item->base);
@@ -286,7 +286,7 @@ static int copy_to_tmp(struct maildir_mbox *src, const struct maildir_msg *msg,
 	return ret;
 }
 
-static void move_remove_sources(struct maildir_mbox *src, const uint32_t *uids,
+static void move_remove_sources(struct maildir_folder *src, const uint32_t *uids,
 				unsigned int count)
 {
 	struct store_error error;
@@ -311,9 +311,10 @@ int maildir_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int 
 		 uint32_t *src_uids_r, uint32_t *dest_uids_r, unsigned int *copied_r,
 		 struct store_error *error_r)
 {
-	struct maildir_mbox *src = &((struct maildir_mailbox *)mbox)->mb, dest;
+	struct maildir_folder *src = ((struct maildir_mailbox *)mbox)->folder, *dest;
 	if (maildir_mbox_refresh(src, error_r) < 0 ||
-	    maildir_mbox_init(&dest, src->user, dest_name, error_r) < 0)
+	    maildir_folder_get((struct maildir_user *)mbox->user, dest_name, &dest,
+			       error_r) < 0)
 		return -1;
 	struct save_item *items = i_new(struct save_item, count + 1);
 	memset(items, 0, (count + 1) * sizeof(*items));
@@ -324,20 +325,20 @@ int maildir_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int 
 			m++;
 		if (m == src->state.count || src->state.msgs[m].meta.uid != uids[i])
 			continue;
-		ret = copy_to_tmp(src, &src->state.msgs[m], &dest, &items[n], error_r);
+		ret = copy_to_tmp(src, &src->state.msgs[m], dest, &items[n], error_r);
 		if (ret == 0)
 			src_uids_r[n++] = uids[i];
 		else if (ret > 0)
 			ret = 0;
 	}
 	if (ret == 0 && n > 0)
-		ret = save_commit(&dest, items, n, uidvalidity_r, dest_uids_r, error_r);
+		ret = save_commit(dest, items, n, uidvalidity_r, dest_uids_r, error_r);
 	else if (ret == 0) {
-		(void)maildir_mbox_refresh(&dest, error_r);
-		*uidvalidity_r = dest.state.uidvalidity;
+		(void)maildir_mbox_refresh(dest, error_r);
+		*uidvalidity_r = dest->state.uidvalidity;
 	}
 	save_items_free(items, count);
-	maildir_mbox_deinit(&dest);
+	maildir_folder_unref(&dest);
 	if (ret < 0)
 		return -1;
 	if (move && n > 0)

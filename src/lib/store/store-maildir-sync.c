@@ -70,12 +70,12 @@ int maildir_folder_path(struct maildir_user *user, const char *name, char **path
 	return 0;
 }
 
-static char *mb_file(const struct maildir_mbox *mb, const char *name)
+static char *mb_file(const struct maildir_folder *mb, const char *name)
 {
 	return i_strdup_printf("%s/%s", mb->path, name);
 }
 
-char *maildir_msg_path(const struct maildir_mbox *mb, const struct maildir_msg *msg)
+char *maildir_msg_path(const struct maildir_folder *mb, const struct maildir_msg *msg)
 {
 	return i_strdup_printf("%s/%s/%s", mb->path, msg->in_new ? "new" : "cur", msg->name);
 }
@@ -90,7 +90,7 @@ static bool is_real_dir(const char *path, uint64_t *ino_r)
 	return true;
 }
 
-static bool folder_gone(const struct maildir_mbox *mb)
+static bool folder_gone(const struct maildir_folder *mb)
 {
 	uint64_t ino;
 	char *cur = mb_file(mb, "cur");
@@ -99,42 +99,7 @@ static bool folder_gone(const struct maildir_mbox *mb)
 	return gone;
 }
 
-int maildir_mbox_init(struct maildir_mbox *mb, struct maildir_user *user, const char *name,
-		      struct store_error *error_r)
-{
-	memset(mb, 0, sizeof(*mb));
-	mb->user = user;
-	if (maildir_folder_path(user, name, &mb->path, error_r) < 0)
-		return -1;
-	mb->name = i_strdup(name);
-	char *cur = mb_file(mb, "cur");
-	bool exists = is_real_dir(mb->path, &mb->dir_ino) && is_real_dir(cur, NULL);
-	free(cur);
-	if (!exists) {
-		maildir_mbox_deinit(mb);
-		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Mailbox does not exist.");
-		return -1;
-	}
-	mb->can_write = access(mb->path, W_OK) == 0;
-	return 0;
-}
-
-void maildir_mbox_deinit(struct maildir_mbox *mb)
-{
-	if (mb->mime != NULL) {
-		/* contents still out keep the handle, but not its pointer to us */
-		maildir_mime_detach(mb->mime);
-		maildir_mime_unref(&mb->mime);
-	}
-	maildir_lock_release(&mb->lock);
-	maildir_uidlist_free(&mb->uidlist);
-	maildir_state_clear(&mb->state);
-	maildir_keywords_clear(&mb->kw);
-	i_free(mb->name);
-	i_free(mb->path);
-}
-
-static void load_keywords(struct maildir_mbox *mb)
+static void load_keywords(struct maildir_folder *mb)
 {
 	struct maildir_stamp st;
 	char *path = mb_file(mb, MAILDIR_KEYWORDS_NAME);
@@ -147,7 +112,7 @@ static void load_keywords(struct maildir_mbox *mb)
 	free(path);
 }
 
-static void load_index(struct maildir_mbox *mb)
+static void load_index(struct maildir_folder *mb)
 {
 	struct maildir_stamp st;
 	struct maildir_state loaded;
@@ -167,7 +132,7 @@ static void load_index(struct maildir_mbox *mb)
 	free(path);
 }
 
-static void get_stamps(const struct maildir_mbox *mb, struct maildir_stamp st[4])
+static void get_stamps(const struct maildir_folder *mb, struct maildir_stamp st[4])
 {
 	static const char *const names[] = {
 		"new", "cur", MAILDIR_UIDLIST_NAME, MAILDIR_KEYWORDS_NAME
@@ -180,7 +145,7 @@ static void get_stamps(const struct maildir_mbox *mb, struct maildir_stamp st[4]
 	}
 }
 
-static bool stamps_changed(const struct maildir_mbox *mb)
+static bool stamps_changed(const struct maildir_folder *mb)
 {
 	struct maildir_stamp st[4];
 	const struct maildir_state *s = &mb->state;
@@ -203,7 +168,7 @@ static void scan_free(struct scan *scan)
 	memset(scan, 0, sizeof(*scan));
 }
 
-static int scan_dir(const struct maildir_mbox *mb, bool in_new, struct scan *scan)
+static int scan_dir(const struct maildir_folder *mb, bool in_new, struct scan *scan)
 {
 	char *path = mb_file(mb, in_new ? "new" : "cur");
 	DIR *dir = opendir(path);
@@ -222,7 +187,7 @@ static int scan_dir(const struct maildir_mbox *mb, bool in_new, struct scan *sca
 		}
 		struct scan_entry *e = &scan->entries[scan->count++];
 		e->name = i_strdup(d->d_name);
-		e->base_len = maildir_filename_base_len(e->name, mb->user->colon);
+		e->base_len = maildir_filename_base_len(e->name, mb->colon);
 		e->in_new = in_new;
 		e->used = false;
 	}
@@ -261,7 +226,7 @@ static struct scan_entry *scan_find(struct scan *scan, const char *name, size_t 
 	return NULL;
 }
 
-static struct maildir_uidlist *read_uidlist(struct maildir_mbox *mb)
+static struct maildir_uidlist *read_uidlist(struct maildir_folder *mb)
 {
 	struct maildir_uidlist *list = NULL;
 	const char *error;
@@ -316,7 +281,7 @@ static int16_t local_tz_min(time_t when)
 }
 
 /* The file's size once every bare LF is preceded by CR (read once per new file). */
-static uint64_t crlf_size(const struct maildir_mbox *mb, const struct scan_entry *e,
+static uint64_t crlf_size(const struct maildir_folder *mb, const struct scan_entry *e,
 			  uint64_t size)
 {
 	char *path = i_strdup_printf("%s/%s/%s", mb->path, e->in_new ? "new" : "cur", e->name);
@@ -340,7 +305,7 @@ static uint64_t crlf_size(const struct maildir_mbox *mb, const struct scan_entry
 }
 
 /* Fill meta for a file not seen before. false when the file vanished. */
-static bool new_message_meta(const struct maildir_mbox *mb, const struct scan_entry *e,
+static bool new_message_meta(const struct maildir_folder *mb, const struct scan_entry *e,
 			     struct store_message_meta *meta)
 {
 	struct stat st;
@@ -351,14 +316,14 @@ static bool new_message_meta(const struct maildir_mbox *mb, const struct scan_en
 		return false;
 	/* RFC822.SIZE counts CRLF line ends: files an MTA wrote with bare LF are served
 	 * with CRLF (maildir_get_content), so their size is the W= size or counted. */
-	if (!maildir_filename_vsize(e->name, mb->user->colon, &meta->size))
+	if (!maildir_filename_vsize(e->name, mb->colon, &meta->size))
 		meta->size = crlf_size(mb, e, (uint64_t)st.st_size);
 	meta->internal_date = (int64_t)st.st_mtime;
 	meta->internal_tz_min = local_tz_min(st.st_mtime);
 	return true;
 }
 
-static void add_message(struct maildir_mbox *mb, struct maildir_state *st,
+static void add_message(struct maildir_folder *mb, struct maildir_state *st,
 			const struct maildir_state *old, unsigned int *o, bool fresh,
 			const struct maildir_uidlist_rec *rec, const struct scan_entry *e)
 {
@@ -374,7 +339,7 @@ static void add_message(struct maildir_mbox *mb, struct maildir_state *st,
 		}
 		(*o)++;
 	}
-	maildir_filename_flags(e->name, mb->user->colon, &system, &letters);
+	maildir_filename_flags(e->name, mb->colon, &system, &letters);
 	if (!fresh && *o < old->count && old->msgs[*o].meta.uid == rec->uid) {
 		meta = old->msgs[(*o)++].meta;
 		if (meta.flags.system != system || meta.flags.keywords != letters) {
@@ -402,7 +367,7 @@ static void add_message(struct maildir_mbox *mb, struct maildir_state *st,
 }
 
 /* Keep the records whose files exist (all of them when the scan was not stable). */
-static void merge_records(struct maildir_mbox *mb, struct maildir_state *st,
+static void merge_records(struct maildir_folder *mb, struct maildir_state *st,
 			  const struct maildir_state *old, unsigned int *o, bool fresh,
 			  struct scan *scan, bool stable)
 {
@@ -410,7 +375,7 @@ static void merge_records(struct maildir_mbox *mb, struct maildir_state *st,
 	unsigned int keep = 0;
 	for (unsigned int i = 0; i < list->count; i++) {
 		struct maildir_uidlist_rec *rec = &list->recs[i];
-		size_t len = maildir_filename_base_len(rec->name, mb->user->colon);
+		size_t len = maildir_filename_base_len(rec->name, mb->colon);
 		struct scan_entry *e = scan_find(scan, rec->name, len);
 		if (e == NULL || e->used) {
 			if (mb->lock != NULL && (stable || e != NULL)) {
@@ -429,7 +394,7 @@ static void merge_records(struct maildir_mbox *mb, struct maildir_state *st,
 }
 
 /* Files without a record get the next UIDs, in file name order. */
-static void merge_new_files(struct maildir_mbox *mb, struct maildir_state *st,
+static void merge_new_files(struct maildir_folder *mb, struct maildir_state *st,
 			    const struct maildir_state *old, unsigned int *o, bool fresh,
 			    struct scan *scan)
 {
@@ -449,7 +414,7 @@ static void merge_new_files(struct maildir_mbox *mb, struct maildir_state *st,
 	}
 }
 
-static void merge(struct maildir_mbox *mb, struct scan *scan, bool stable)
+static void merge(struct maildir_folder *mb, struct scan *scan, bool stable)
 {
 	struct maildir_state *old = &mb->state, st;
 	struct maildir_uidlist *list = mb->uidlist;
@@ -506,7 +471,7 @@ static void merge(struct maildir_mbox *mb, struct scan *scan, bool stable)
 	maildir_state_move(&mb->state, &st);
 }
 
-static int scan_locked(struct maildir_mbox *mb, struct store_error *error_r)
+static int scan_locked(struct maildir_folder *mb, struct store_error *error_r)
 {
 	struct maildir_stamp before[4], after[4];
 	struct scan scan;
@@ -542,7 +507,7 @@ static int scan_locked(struct maildir_mbox *mb, struct store_error *error_r)
 /* Does the uidlist on disk still say what the state says (read without the lock: it
  * is only ever replaced by rename)? Every message of the state must have its record;
  * records of files already gone may remain. */
-static bool uidlist_agrees(struct maildir_mbox *mb)
+static bool uidlist_agrees(struct maildir_folder *mb)
 {
 	const struct maildir_state *st = &mb->state;
 	struct maildir_uidlist *list = NULL;
@@ -561,9 +526,9 @@ static bool uidlist_agrees(struct maildir_mbox *mb)
 			ok = false;
 			break;
 		}
-		size_t len = maildir_filename_base_len(msg->name, mb->user->colon);
+		size_t len = maildir_filename_base_len(msg->name, mb->colon);
 		const char *rec = list->recs[r].name;
-		ok = base_cmp(rec, maildir_filename_base_len(rec, mb->user->colon),
+		ok = base_cmp(rec, maildir_filename_base_len(rec, mb->colon),
 			      msg->name, len) == 0;
 	}
 	maildir_uidlist_free(&list);
@@ -571,7 +536,7 @@ static bool uidlist_agrees(struct maildir_mbox *mb)
 }
 
 /* Are the scanned files exactly the state's messages (same names, same directory)? */
-static bool scan_matches_state(const struct maildir_mbox *mb, struct scan *scan)
+static bool scan_matches_state(const struct maildir_folder *mb, struct scan *scan)
 {
 	const struct maildir_state *st = &mb->state;
 	if (scan->count != st->count)
@@ -580,7 +545,7 @@ static bool scan_matches_state(const struct maildir_mbox *mb, struct scan *scan)
 		qsort(scan->entries, scan->count, sizeof(*scan->entries), entry_cmp);
 	for (unsigned int i = 0; i < st->count; i++) {
 		const struct maildir_msg *msg = &st->msgs[i];
-		size_t len = maildir_filename_base_len(msg->name, mb->user->colon);
+		size_t len = maildir_filename_base_len(msg->name, mb->colon);
 		const struct scan_entry *e = scan_find(scan, msg->name, len);
 		if (e == NULL || e->in_new != msg->in_new || strcmp(e->name, msg->name) != 0)
 			return false;
@@ -593,7 +558,7 @@ static bool scan_matches_state(const struct maildir_mbox *mb, struct scan *scan)
  * pymap writer's own change, whose index already holds it. 1 nothing changed (the
  * stamps are taken over in memory; no file is written), 0 something did (the caller
  * rescans under the lock). */
-static int verify_unlocked(struct maildir_mbox *mb)
+static int verify_unlocked(struct maildir_folder *mb)
 {
 	struct maildir_state *st = &mb->state;
 	struct maildir_stamp before[4], after[4];
@@ -625,7 +590,7 @@ static int verify_unlocked(struct maildir_mbox *mb)
 	return 1;
 }
 
-int maildir_mbox_lock(struct maildir_mbox *mb, bool force, struct store_error *error_r)
+int maildir_mbox_lock(struct maildir_folder *mb, bool force, struct store_error *error_r)
 {
 	if (folder_gone(mb)) {
 		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Mailbox does not exist.");
@@ -660,7 +625,7 @@ int maildir_mbox_lock(struct maildir_mbox *mb, bool force, struct store_error *e
 	return 0;
 }
 
-int maildir_mbox_write_uidlist(struct maildir_mbox *mb, struct store_error *error_r)
+int maildir_mbox_write_uidlist(struct maildir_folder *mb, struct store_error *error_r)
 {
 	if (!mb->uidlist_dirty || mb->uidlist == NULL)
 		return 0;
@@ -689,7 +654,7 @@ static bool state_changed(const struct maildir_state *a, const struct maildir_st
  * A directory that changed is marked unstable: the next reader checks its files once
  * against the state without the lock (verify_unlocked), which catches anything
  * someone else did while we held it. */
-static void adopt_stamps(struct maildir_mbox *mb)
+static void adopt_stamps(struct maildir_folder *mb)
 {
 	struct maildir_state *st = &mb->state;
 	struct maildir_stamp now[4];
@@ -704,7 +669,7 @@ static void adopt_stamps(struct maildir_mbox *mb)
 	st->st_keywords = now[3];
 }
 
-void maildir_mbox_unlock(struct maildir_mbox *mb)
+void maildir_mbox_unlock(struct maildir_folder *mb)
 {
 	struct store_error error;
 	if (mb->lock != NULL) {
@@ -726,17 +691,37 @@ void maildir_mbox_unlock(struct maildir_mbox *mb)
 	maildir_uidlist_free(&mb->uidlist);
 }
 
-int maildir_mbox_refresh(struct maildir_mbox *mb, struct store_error *error_r)
+static bool stamps_match(const struct maildir_state *s, const struct maildir_stamp st[4])
 {
+	return s->valid && !s->unstable && maildir_stamp_equal(&st[0], &s->st_new) &&
+	       maildir_stamp_equal(&st[1], &s->st_cur) &&
+	       maildir_stamp_equal(&st[2], &s->st_uidlist) &&
+	       maildir_stamp_equal(&st[3], &s->st_keywords);
+}
+
+/* Called before every command's use of the folder: six lstat calls when nothing
+ * changed (the index, the folder, new/, cur/, the uidlist, the keywords). */
+int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r)
+{
+	struct maildir_stamp st[4];
+	uint64_t ino;
 	if (mb->lock != NULL)
 		return 0;
-	if (folder_gone(mb)) {
+	load_index(mb);
+	get_stamps(mb, st);
+	if (!is_real_dir(mb->path, &ino) || ino != mb->dir_ino || !st[1].exists) {
 		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Mailbox does not exist.");
 		return -1;
 	}
-	load_index(mb);
-	load_keywords(mb);
-	if (!stamps_changed(mb) || verify_unlocked(mb) > 0)
+	if (!maildir_stamp_equal(&st[3], &mb->kw_stamp))
+		load_keywords(mb);
+	if (stamps_match(&mb->state, st))
+		return 0;
+	if (folder_gone(mb)) {   /* cur/ must be a real directory before it is read */
+		store_error_set(error_r, STORE_ERR_NONEXISTENT, "Mailbox does not exist.");
+		return -1;
+	}
+	if (verify_unlocked(mb) > 0)
 		return 0;
 	/* new files need UIDs, or someone else changed files: rescan under the lock */
 	if (maildir_mbox_lock(mb, false, error_r) < 0)
@@ -745,11 +730,11 @@ int maildir_mbox_refresh(struct maildir_mbox *mb, struct store_error *error_r)
 	return 0;
 }
 
-struct maildir_msg *maildir_mbox_add_new(struct maildir_mbox *mb, const char *name,
+struct maildir_msg *maildir_mbox_add_new(struct maildir_folder *mb, const char *name,
 					 bool in_new, const struct store_message_meta *meta)
 {
 	struct maildir_uidlist *list = mb->uidlist;
-	size_t base_len = maildir_filename_base_len(name, mb->user->colon);
+	size_t base_len = maildir_filename_base_len(name, mb->colon);
 	char *base = i_strndup(name, base_len);
 	maildir_uidlist_append(list, list->next_uid, "", base);
 	free(base);
@@ -766,7 +751,7 @@ struct maildir_msg *maildir_mbox_add_new(struct maildir_mbox *mb, const char *na
 	return msg;
 }
 
-static int add_keywords_locked(struct maildir_mbox *mb, const char *const *names,
+static int add_keywords_locked(struct maildir_folder *mb, const char *const *names,
 			       unsigned int count, struct store_error *error_r)
 {
 	struct maildir_lock *lock;
@@ -801,7 +786,7 @@ out:
 	return ret;
 }
 
-int maildir_mbox_keywords(struct maildir_mbox *mb, const char *const *names,
+int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
 			  unsigned int count, bool add, uint32_t *letters_r,
 			  struct store_error *error_r)
 {
@@ -825,7 +810,7 @@ int maildir_mbox_keywords(struct maildir_mbox *mb, const char *const *names,
 	return 0;
 }
 
-void maildir_status_from_state(const struct maildir_mbox *mb,
+void maildir_status_from_state(const struct maildir_folder *mb,
 			       struct store_mailbox_status *status_r)
 {
 	const struct maildir_state *st = &mb->state;

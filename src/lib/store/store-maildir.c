@@ -644,13 +644,13 @@ static int maildir_subscriptions(struct store_user *_user, struct store_list_ent
 static int maildir_status(struct store_user *user, const char *name,
 			  struct store_mailbox_status *status_r, struct store_error *error_r)
 {
-	struct maildir_mbox mb;
-	if (maildir_mbox_init(&mb, (struct maildir_user *)user, name, error_r) < 0)
+	struct maildir_folder *mb;
+	if (maildir_folder_get((struct maildir_user *)user, name, &mb, error_r) < 0)
 		return -1;
-	int ret = maildir_mbox_refresh(&mb, error_r);
+	int ret = maildir_mbox_refresh(mb, error_r);
 	if (ret == 0)
-		maildir_status_from_state(&mb, status_r);
-	maildir_mbox_deinit(&mb);
+		maildir_status_from_state(mb, status_r);
+	maildir_folder_unref(&mb);
 	return ret;
 }
 

@@ -30,11 +30,16 @@ struct maildir_user {
 	char colon;
 };
 
-/* One folder on disk as seen by one handle. */
-struct maildir_mbox {
-	struct maildir_user *user;
-	char *name;                  /* IMAP name */
+/* One folder on disk, shared by every handle, STATUS, APPEND and COPY of it in this
+ * process (refcounted; found by its directory path): a change is synced once per
+ * process, not once per session, and a second SELECT or STATUS of an unchanged folder
+ * costs a few stat calls. Unreferenced folders stay cached (a few, bounded by their
+ * message count) until evicted. Each session keeps its own view (by modseq) in the
+ * IMAP layer; the folder is only ever changed synchronously, within one call. */
+struct maildir_folder {
+	char *name;                  /* IMAP name it was first opened as (for logs) */
 	char *path;                  /* folder directory */
+	char colon;                  /* the info separator of its user's maildir */
 	struct maildir_state state;
 	struct maildir_keywords kw;
 	struct maildir_stamp st_index;   /* the index file we last read or wrote */
@@ -49,38 +54,53 @@ struct maildir_mbox {
 	struct maildir_state lock_sig;   /* header fields only, no arrays */
 	bool index_stale;                /* the index file is missing or unreadable */
 	struct maildir_mime *mime;       /* the MIME parse cache, opened on first use */
+	/* the process's table of folders (store-maildir-sync.c) */
+	unsigned int refcount;
+	bool in_table;
+	struct maildir_folder *hash_next;
+	struct maildir_folder *idle_prev, *idle_next;   /* when refcount is 0 */
+};
+
+/* What a handle shows of its folder to maildir-watch.c (which only needs the path). */
+struct maildir_mbox {
+	char *path;
 };
 
 struct maildir_mailbox {
 	struct store_mailbox base;
-	struct maildir_mbox mb;
+	struct maildir_mbox mb;          /* mb.path == folder->path */
+	struct maildir_folder *folder;
 };
 
 /* ---- store-maildir-sync.c ---- */
-/* Set up mb for folder name (which must exist: STORE_ERR_NONEXISTENT otherwise). */
-int maildir_mbox_init(struct maildir_mbox *mb, struct maildir_user *user, const char *name,
-		      struct store_error *error_r);
-void maildir_mbox_deinit(struct maildir_mbox *mb);
+/* The process's shared state of folder name (which must exist: STORE_ERR_NONEXISTENT
+ * otherwise), referenced; not yet refreshed. */
+int maildir_folder_get(struct maildir_user *user, const char *name,
+		       struct maildir_folder **folder_r, struct store_error *error_r);
+void maildir_folder_ref(struct maildir_folder *folder);
+void maildir_folder_unref(struct maildir_folder **folder);
+/* Forget every unreferenced folder (tests, memory pressure). */
+void maildir_folders_flush(void);
 /* Bring mb->state up to date with the disk (cheap when nothing changed). */
-int maildir_mbox_refresh(struct maildir_mbox *mb, struct store_error *error_r);
+int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r);
 /* Take the folder's uidlist lock and bring the state up to date under it (with
  * force, rescan the directories even when the stamps match). */
-int maildir_mbox_lock(struct maildir_mbox *mb, bool force, struct store_error *error_r);
+int maildir_mbox_lock(struct maildir_folder *mb, bool force, struct store_error *error_r);
 /* Write the index (and the uidlist when dirty) and drop the lock. */
-void maildir_mbox_unlock(struct maildir_mbox *mb);
+void maildir_mbox_unlock(struct maildir_folder *mb);
 /* Write the uidlist now (locked mb); -1 with an error. */
-int maildir_mbox_write_uidlist(struct maildir_mbox *mb, struct store_error *error_r);
+int maildir_mbox_write_uidlist(struct maildir_folder *mb, struct store_error *error_r);
 /* Append a new message to the state (locked): UID from the uidlist, a new modseq, an
  * APPEND change; the uidlist gets its record. */
-struct maildir_msg *maildir_mbox_add_new(struct maildir_mbox *mb, const char *name,
+struct maildir_msg *maildir_mbox_add_new(struct maildir_folder *mb, const char *name,
 					 bool in_new, const struct store_message_meta *meta);
 /* Resolve keyword names to letters, adding them to dovecot-keywords (locked mb). With
  * add=false unknown names are skipped. */
-int maildir_mbox_keywords(struct maildir_mbox *mb, const char *const *names,
+int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
 			  unsigned int count, bool add, uint32_t *letters_r,
 			  struct store_error *error_r);
 /* Path of a message file (malloc'ed). */
-char *maildir_msg_path(const struct maildir_mbox *mb, const struct maildir_msg *msg);
+char *maildir_msg_path(const struct maildir_folder *mb, const struct maildir_msg *msg);
 /* Map errno of a failed write to a store error (and log it). */
 void maildir_set_errno_error(struct store_error *error_r, const char *what);
 /* Folder directory of an IMAP name (malloc'ed); -1 with STORE_ERR_CANNOT. */
@@ -88,7 +108,7 @@ int maildir_folder_path(struct maildir_user *user, const char *name, char **path
 			struct store_error *error_r);
 /* A new modseq base: microseconds since the epoch (larger than any earlier one). */
 uint64_t maildir_modseq_base(void);
-void maildir_status_from_state(const struct maildir_mbox *mb,
+void maildir_status_from_state(const struct maildir_folder *mb,
 			       struct store_mailbox_status *status_r);
 
 /* ---- store-maildir-mbox.c ---- */
@@ -112,7 +132,7 @@ int maildir_get_content(struct store_mailbox *mbox, uint32_t uid,
 void maildir_set_parsed(struct store_content *content, void *parsed,
 			void (*free_parsed)(void *parsed));
 /* Expunge the messages at the given state indexes (locked mb): unlink + log. */
-void maildir_mbox_remove(struct maildir_mbox *mb, const bool *remove);
+void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove);
 
 /* ---- store-maildir-save.c ---- */
 int maildir_append(struct store_user *user, const char *mailbox,

@@ -1,0 +1,176 @@
+/* Unit tests for the maildir backend's shared folder state (store-maildir-folder.c,
+ * doc/maildir-index.md): every handle of one folder in a process shares one state, a
+ * change is seen by every handle without rewriting the index, a closed folder is
+ * found again without reading its index, a folder made again under the same name is
+ * a new one, and files delivered behind pymap's back get their UIDs. */
+#include "test.h"
+#include "store/store-maildir.h"
+#include "alloc.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct store *open_store(const char *base)
+{
+	json_t *config = json_pack("{s:{s:s}, s:{s:s}}", "backend", "type", "maildir",
+				   "maildir", "base_dir", base);
+	struct store *store = NULL;
+	const char *error = NULL;
+	TEST_ASSERT_INT_EQ(store_create(config, NULL, &store, &error), 0);
+	json_decref(config);
+	return store;
+}
+
+static struct store_user *open_user(struct store *store)
+{
+	struct store_user *user = NULL;
+	struct store_error error;
+	json_t *params = json_object();
+	TEST_ASSERT_INT_EQ(store_user_open(store, "ann", params, &user, &error), 0);
+	json_decref(params);
+	return user;
+}
+
+static struct maildir_folder *folder_of(struct store_mailbox *mbox)
+{
+	return ((struct maildir_mailbox *)mbox)->folder;
+}
+
+static ino_t ino_of(const char *path)
+{
+	struct stat st;
+	TEST_ASSERT_INT_EQ(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+static void append_one(struct store_user *user, const char *mailbox, const char *text,
+		       uint32_t *uid_r)
+{
+	struct store_append_msg msg;
+	struct store_error error;
+	uint32_t uidvalidity;
+	memset(&msg, 0, sizeof(msg));
+	msg.data = (const unsigned char *)text;
+	msg.size = strlen(text);
+	msg.fd = -1;
+	msg.internal_date = 1700000000;
+	TEST_ASSERT_INT_EQ(store_append(user, mailbox, &msg, 1, &uidvalidity, uid_r, &error), 0);
+}
+
+static void test_handles_share_one_state(void)
+{
+	char *base = i_strdup_printf("%s/share", test_tmpdir());
+	TEST_ASSERT_INT_EQ(mkdir(base, 0700), 0);
+	struct store *store = open_store(base);
+	struct store_user *u1 = open_user(store), *u2 = open_user(store);
+	struct store_mailbox *m1, *m2;
+	struct store_error error;
+	uint32_t uid;
+	append_one(u1, "INBOX", "Subject: one\r\n\r\n1\r\n", &uid);
+	TEST_ASSERT_UINT_EQ(uid, 1);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(u1, "INBOX", false, &m1, &error), 0);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(u2, "INBOX", false, &m2, &error), 0);
+	TEST_ASSERT(folder_of(m1) == folder_of(m2));
+	TEST_ASSERT_UINT_EQ(folder_of(m1)->refcount, 2);
+
+	struct store_snapshot *snap;
+	TEST_ASSERT_INT_EQ(store_mailbox_snapshot(m2, &snap, &error), 0);
+	uint64_t seen = snap->modseq;
+	TEST_ASSERT_UINT_EQ(snap->count, 1);
+	store_snapshot_free(&snap);
+
+	/* a flag change through m1: m2 gets it as a change, and reading it writes
+	 * neither the index nor the uidlist */
+	uint32_t uids[1] = { 1 };
+	TEST_ASSERT_INT_EQ(store_mailbox_update_flags(m1, uids, 1, STORE_FLAGS_ADD,
+						      STORE_FLAG_SEEN, NULL, 0, &error), 0);
+	char *index = i_strdup_printf("%s/ann/pymap-index", base);
+	char *uidlist = i_strdup_printf("%s/ann/dovecot-uidlist", base);
+	ino_t index_ino = ino_of(index), uidlist_ino = ino_of(uidlist);
+	struct store_changes *changes;
+	TEST_ASSERT_INT_EQ(store_mailbox_changes(m2, seen, &changes, &error), 1);
+	TEST_ASSERT_UINT_EQ(changes->count, 1);
+	TEST_ASSERT_INT_EQ(changes->changes[0].kind, STORE_CHANGE_FLAGS);
+	TEST_ASSERT_UINT_EQ(changes->changes[0].meta.flags.system, STORE_FLAG_SEEN);
+	seen = changes->modseq;
+	store_changes_free(&changes);
+	TEST_ASSERT_INT_EQ(store_mailbox_changes(m1, seen, &changes, &error), 1);
+	TEST_ASSERT_UINT_EQ(changes->count, 0);
+	store_changes_free(&changes);
+	TEST_ASSERT(ino_of(index) == index_ino);
+	TEST_ASSERT(ino_of(uidlist) == uidlist_ino);
+
+	/* a file an MTA put into new/: found, given the next UID, as an APPEND */
+	char *mta = i_strdup_printf("%s/ann/new/1700000001.M9P9.mta", base);
+	FILE *f = fopen(mta, "w");
+	TEST_ASSERT(f != NULL);
+	fputs("Subject: mta\n\nm\n", f);
+	fclose(f);
+	TEST_ASSERT_INT_EQ(store_mailbox_changes(m2, seen, &changes, &error), 1);
+	TEST_ASSERT_UINT_EQ(changes->count, 1);
+	TEST_ASSERT_INT_EQ(changes->changes[0].kind, STORE_CHANGE_APPEND);
+	TEST_ASSERT_UINT_EQ(changes->changes[0].meta.uid, 2);
+	store_changes_free(&changes);
+
+	/* closed and opened again: the same state, no index read */
+	struct maildir_folder *folder = folder_of(m1);
+	store_mailbox_close(&m1);
+	store_mailbox_close(&m2);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(u2, "INBOX", true, &m2, &error), 0);
+	TEST_ASSERT(folder_of(m2) == folder);
+	TEST_ASSERT_UINT_EQ(folder->state.count, 2);
+	store_mailbox_close(&m2);
+
+	/* STATUS counts from the shared state */
+	struct store_mailbox_status status;
+	TEST_ASSERT_INT_EQ(store_status(u1, "INBOX", &status, &error), 0);
+	TEST_ASSERT_UINT_EQ(status.messages, 2);
+	TEST_ASSERT_UINT_EQ(status.unseen, 1);
+	TEST_ASSERT_UINT_EQ(status.uidnext, 3);
+
+	free(mta);
+	free(index);
+	free(uidlist);
+	store_user_close(&u1);
+	store_user_close(&u2);
+	store_destroy(&store);
+	free(base);
+}
+
+static void test_folder_made_again_is_new(void)
+{
+	char *base = i_strdup_printf("%s/again", test_tmpdir());
+	TEST_ASSERT_INT_EQ(mkdir(base, 0700), 0);
+	struct store *store = open_store(base);
+	struct store_user *user = open_user(store);
+	struct store_mailbox *mbox, *old;
+	struct store_error error;
+	char id[STORE_ID_MAX_BYTES];
+	uint32_t uid;
+	TEST_ASSERT_INT_EQ(store_create_mailbox(user, "Box", id, &error), 0);
+	append_one(user, "Box", "Subject: a\r\n\r\na\r\n", &uid);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "Box", false, &old, &error), 0);
+	uint32_t uidvalidity = folder_of(old)->state.uidvalidity;
+	TEST_ASSERT_INT_EQ(store_delete_mailbox(user, "Box", &error), 0);
+	sleep(1);   /* a new UIDVALIDITY (seconds) */
+	TEST_ASSERT_INT_EQ(store_create_mailbox(user, "Box", id, &error), 0);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "Box", false, &mbox, &error), 0);
+	TEST_ASSERT(folder_of(mbox) != folder_of(old));
+	TEST_ASSERT_UINT_EQ(folder_of(mbox)->state.count, 0);
+	TEST_ASSERT(folder_of(mbox)->state.uidvalidity != uidvalidity);
+	/* the old handle sees its folder gone */
+	struct store_snapshot *snap;
+	TEST_ASSERT_INT_EQ(store_mailbox_snapshot(old, &snap, &error), -1);
+	TEST_ASSERT_INT_EQ(error.code, STORE_ERR_NONEXISTENT);
+	store_mailbox_close(&old);
+	store_mailbox_close(&mbox);
+	maildir_folders_flush();
+	store_user_close(&user);
+	store_destroy(&store);
+	free(base);
+}
+
+TEST_MAIN(TEST(test_handles_share_one_state), TEST(test_folder_made_again_is_new))
