@@ -1,6 +1,7 @@
 /* The pymap-admin op table and the handlers of every op but mail.append
  * (admin-deliver.c). See admin-ops.h; the table is documented in doc/ipc.md. */
 #include "admin-ops.h"
+#include "auth-client.h"
 #include "admin-client.h"
 #include "admin-workers.h"
 #include "admin-error.h"
@@ -39,6 +40,24 @@ static const struct ipc_settings auth_ipc_settings = {
 	.protocol = "pymap-auth", .major = 1, .minor = 0,
 };
 
+/* An auth reply that is not ok as an admin error (temporary or with a code we know). */
+static void auth_reply_error(const json_t *reply, struct admin_error *err)
+{
+	if (ipc_reply_get_kind(reply) == IPC_REPLY_TEMPFAIL) {
+		const char *reason = req_str(reply, "reason");
+		admin_error_temp(err, "%s", reason != NULL ? reason : "auth service failure");
+		return;
+	}
+	const char *code = req_str(reply, "code"), *msg = req_str(reply, "message");
+	/* Map the auth codes we know onto static strings. */
+	code = code != NULL && strcmp(code, "AUTHORIZATIONFAILED") == 0 ?
+		ADMIN_ERR_AUTHORIZATIONFAILED : code != NULL &&
+		strcmp(code, "NOTFOUND") == 0 ? ADMIN_ERR_NOTFOUND : code != NULL &&
+		strcmp(code, "AUTHENTICATIONFAILED") == 0 ?
+		ADMIN_ERR_AUTHENTICATIONFAILED : ADMIN_ERR_BADREQUEST;
+	admin_error_set(err, code, "%s", msg != NULL ? msg : "auth service refused");
+}
+
 int admin_auth_call(struct admin_context *ctx, json_t *request, json_t **reply_r,
 		    struct admin_error *err)
 {
@@ -56,24 +75,11 @@ int admin_auth_call(struct admin_context *ctx, json_t *request, json_t **reply_r
 	ipc_client_destroy(&client);
 	if (fd >= 0)
 		close(fd);
-	enum ipc_reply_kind kind = ipc_reply_get_kind(reply);
-	if (kind == IPC_REPLY_OK) {
+	if (ipc_reply_get_kind(reply) == IPC_REPLY_OK) {
 		*reply_r = reply;
 		return 0;
 	}
-	if (kind == IPC_REPLY_TEMPFAIL) {
-		const char *reason = req_str(reply, "reason");
-		admin_error_temp(err, "%s", reason != NULL ? reason : "auth service failure");
-	} else {
-		const char *code = req_str(reply, "code"), *msg = req_str(reply, "message");
-		/* Map the auth codes we know onto static strings. */
-		code = code != NULL && strcmp(code, "AUTHORIZATIONFAILED") == 0 ?
-			ADMIN_ERR_AUTHORIZATIONFAILED : code != NULL &&
-			strcmp(code, "NOTFOUND") == 0 ? ADMIN_ERR_NOTFOUND : code != NULL &&
-			strcmp(code, "AUTHENTICATIONFAILED") == 0 ?
-			ADMIN_ERR_AUTHENTICATIONFAILED : ADMIN_ERR_BADREQUEST;
-		admin_error_set(err, code, "%s", msg != NULL ? msg : "auth service refused");
-	}
+	auth_reply_error(reply, err);
 	json_decref(reply);
 	return -1;
 }
@@ -159,22 +165,98 @@ static int op_health(struct admin_context *ctx, const struct admin_caller *calle
 
 /* ---- login ---- */
 
-static int login_check_password(struct admin_context *ctx, const char *user,
-				const char *password, const char *authzid,
-				struct admin_error *err)
+/* A login waiting for the auth service's password check (which takes a hash, or the
+ * failure delay on a wrong password): the service goes on serving meanwhile. */
+struct login_wait {
+	struct admin_context *ctx;
+	struct ipc_conn *conn;          /* the caller's; NULL once it closed */
+	json_t *request, *reply;        /* the caller's request, our prepared reply */
+	struct auth_request *auth;
+	char *user, *authzid;
+	time_t expires;
+	struct login_wait *prev, *next; /* ctx->login_waits */
+};
+
+static void login_wait_free(struct login_wait *w)
 {
-	json_t *reply, *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "auth.login", "mech",
-					"PLAIN", "user", user, "password", password);
-	json_object_set_new(req, "remote", json_string("admin"));
+	struct admin_context *ctx = w->ctx;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		ctx->login_waits = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	auth_client_cancel(&w->auth);
+	json_decref(w->request);
+	json_decref(w->reply);
+	free(w->user);
+	free(w->authzid);
+	free(w);
+}
+
+static void login_send_token(json_t *reply, const struct admin_context *ctx,
+			     const char *user, const char *authzid, time_t expires)
+{
+	char *token = admin_token_mint_login(ctx->admin_key, sizeof(ctx->admin_key), user,
+					     authzid, expires);
+	json_object_set_new(reply, "bearer_token", json_string(token));
+	free(token);
+}
+
+static void login_auth_reply(json_t *auth_reply, void *context)
+{
+	struct login_wait *w = context;
+	struct admin_error err;
+	json_t *reply = w->reply;
+	w->auth = NULL;              /* the request is done: nothing left to cancel */
+	memset(&err, 0, sizeof(err));
+	if (ipc_reply_get_kind(auth_reply) == IPC_REPLY_OK) {
+		login_send_token(reply, w->ctx, w->user, w->authzid, w->expires);
+		json_incref(reply);
+	} else {
+		if (auth_reply == NULL)
+			admin_error_temp(&err, "auth service unavailable");
+		else
+			auth_reply_error(auth_reply, &err);
+		if (err.temp)
+			log_warning("admin: login: temporary failure: %s", err.message);
+		else if (strcmp(err.code, ADMIN_ERR_AUTHENTICATIONFAILED) == 0)
+			admin_error_set(&err, ADMIN_ERR_AUTHENTICATIONFAILED, "Invalid credentials.");
+		reply = admin_error_reply(w->request, &err);
+	}
+	if (w->conn != NULL)
+		ipc_conn_send(w->conn, reply, -1);
+	json_decref(reply);
+	login_wait_free(w);
+}
+
+/* Ask auth to check the password; the reply goes out from login_auth_reply(). */
+static int login_check_password(struct admin_context *ctx, const struct admin_caller *caller,
+				const json_t *request, json_t *reply, const char *user,
+				const char *password, const char *authzid, time_t expires)
+{
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "auth.login", "mech",
+				"PLAIN", "user", user, "password", password, "remote", "admin");
 	if (authzid != NULL)
 		json_object_set_new(req, "authzid", json_string(authzid));
-	int ret = admin_auth_call(ctx, req, &reply, err);
+	struct login_wait *w = i_new0(struct login_wait);
+	w->ctx = ctx;
+	w->conn = caller->conn;
+	w->request = json_incref((json_t *)request);
+	w->reply = json_incref(reply);
+	w->user = i_strdup(user);
+	w->authzid = authzid != NULL ? i_strdup(authzid) : NULL;
+	w->expires = expires;
+	w->next = ctx->login_waits;
+	if (w->next != NULL)
+		w->next->prev = w;
+	ctx->login_waits = w;
+	/* may call login_auth_reply() at once (auth unreachable), which frees w */
+	struct auth_request *auth = auth_client_request(req, login_auth_reply, w);
+	if (auth != NULL)
+		w->auth = auth;
 	json_decref(req);
-	if (ret == 0)
-		json_decref(reply);
-	else if (!err->temp && strcmp(err->code, ADMIN_ERR_AUTHENTICATIONFAILED) == 0)
-		admin_error_set(err, ADMIN_ERR_AUTHENTICATIONFAILED, "Invalid credentials.");
-	return ret;
+	return ADMIN_OP_PENDING;
 }
 
 static int op_login(struct admin_context *ctx, const struct admin_caller *caller,
@@ -190,20 +272,31 @@ static int op_login(struct admin_context *ctx, const struct admin_caller *caller
 		admin_error_set(err, ADMIN_ERR_BADREQUEST, "token_expiration is a number.");
 		return -1;
 	}
-	if (password != NULL) {
-		if (login_check_password(ctx, user, password, authzid, err) < 0)
-			return -1;
-	} else if (!caller->admin &&
-		   (caller->token_user == NULL || strcmp(caller->token_user, user) != 0)) {
+	time_t expires = exp != NULL ? (time_t)json_number_value(exp) : 0;
+	if (password != NULL)
+		return login_check_password(ctx, caller, request, reply, user, password,
+					    authzid, expires);
+	if (!caller->admin &&
+	    (caller->token_user == NULL || strcmp(caller->token_user, user) != 0)) {
 		admin_error_set(err, ADMIN_ERR_AUTHENTICATIONFAILED, "Invalid credentials.");
 		return -1;
 	}
-	time_t expires = exp != NULL ? (time_t)json_number_value(exp) : 0;
-	char *token = admin_token_mint_login(ctx->admin_key, sizeof(ctx->admin_key), user,
-					     authzid, expires);
-	json_object_set_new(reply, "bearer_token", json_string(token));
-	free(token);
+	login_send_token(reply, ctx, user, authzid, expires);
 	return 0;
+}
+
+void admin_ops_conn_closed(struct admin_context *ctx, const struct ipc_conn *conn)
+{
+	for (struct login_wait *w = ctx->login_waits; w != NULL; w = w->next) {
+		if (w->conn == conn)
+			w->conn = NULL;   /* the answer has nowhere to go: dropped when it comes */
+	}
+}
+
+void admin_ops_deinit(struct admin_context *ctx)
+{
+	while (ctx->login_waits != NULL)
+		login_wait_free(ctx->login_waits);
 }
 
 /* ---- users ---- */

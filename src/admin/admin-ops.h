@@ -33,6 +33,7 @@ struct admin_context {
 	const char *auth_socket;
 	unsigned long long max_append_bytes;
 	unsigned char admin_key[ADMIN_TOKEN_KEY_BYTES];
+	struct login_wait *login_waits; /* logins waiting for the auth service */
 };
 
 /* Who is asking, after admin-server.c looked at SO_PEERCRED and the token. */
@@ -50,9 +51,12 @@ enum admin_access {
 	ADMIN_ACCESS_ADMIN,       /* admins only */
 };
 
-/* Fill reply (already {"id":..,"ok":true}) and return 0, or return -1 with err.
- * fd is the descriptor passed with the request, or -1; the handler does not close
- * it. */
+/* Fill reply (already {"id":..,"ok":true}) and return 0, or return -1 with err, or
+ * return ADMIN_OP_PENDING when the answer comes later (login waits for the auth
+ * service without blocking the others: the handler keeps its own references and
+ * sends the reply on caller->conn itself). fd is the descriptor passed with the
+ * request, or -1; the handler does not close it. */
+#define ADMIN_OP_PENDING 1
 typedef int admin_op_func_t(struct admin_context *ctx, const struct admin_caller *caller,
 			    const json_t *request, int fd, json_t *reply,
 			    struct admin_error *err);
@@ -64,6 +68,11 @@ struct admin_op {
 	/* The doc/ipc.md cells: fields, reply members, permanent error codes. */
 	const char *doc_fields, *doc_reply, *doc_errors;
 };
+
+/* The caller's connection closed: answers still coming for it are dropped. */
+void admin_ops_conn_closed(struct admin_context *ctx, const struct ipc_conn *conn);
+/* Drop every waiting request (service shutdown). */
+void admin_ops_deinit(struct admin_context *ctx);
 
 extern const struct admin_op admin_ops[];
 extern const unsigned int admin_op_count;

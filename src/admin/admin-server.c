@@ -4,6 +4,7 @@
 #include "admin-ops.h"
 #include "admin-users.h"
 #include "alloc.h"
+#include "auth-client.h"
 #include "ipc.h"
 #include "log.h"
 #include "store/store.h"
@@ -59,6 +60,7 @@ struct admin_server *admin_server_create(struct ioloop *loop, const json_t *conf
 	ctx->max_append_bytes = json_is_integer(limit) ?
 		(unsigned long long)json_integer_value(limit) : 1000000000ULL;
 	randombytes_buf(ctx->admin_key, sizeof(ctx->admin_key));
+	auth_client_init(loop, ctx->auth_socket);
 	server_init_users(server, config);
 	/* dict mail lives in the imap worker: a store here would be a second, private
 	 * copy, so delivery refuses it (admin-deliver.c) and none is created. */
@@ -83,6 +85,8 @@ void admin_server_destroy(struct admin_server **_server)
 	if (server == NULL)
 		return;
 	*_server = NULL;
+	admin_ops_deinit(&server->ctx);
+	auth_client_deinit();
 	store_destroy(&server->ctx.store);
 	admin_users_destroy(&server->ctx.users);
 	sodium_memzero(server->ctx.admin_key, sizeof(server->ctx.admin_key));
@@ -161,7 +165,12 @@ static void run_op(struct admin_server *server, struct ipc_conn *conn,
 	struct admin_error err;
 	memset(&err, 0, sizeof(err));
 	json_t *reply = ipc_reply_ok(request);
-	if (op->func(&server->ctx, caller, request, fd, reply, &err) < 0) {
+	int ret = op->func(&server->ctx, caller, request, fd, reply, &err);
+	if (ret == ADMIN_OP_PENDING) {
+		json_decref(reply);     /* the handler holds its own reference */
+		return;
+	}
+	if (ret < 0) {
 		json_decref(reply);
 		if (err.temp)
 			log_warning("admin: %s: temporary failure: %s", op->name, err.message);
@@ -169,6 +178,11 @@ static void run_op(struct admin_server *server, struct ipc_conn *conn,
 	}
 	ipc_conn_send(conn, reply, -1);
 	json_decref(reply);
+}
+
+void admin_server_conn_closed(struct admin_server *server, const struct ipc_conn *conn)
+{
+	admin_ops_conn_closed(&server->ctx, conn);
 }
 
 void admin_server_handle(struct admin_server *server, struct ipc_conn *conn,

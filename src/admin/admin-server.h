@@ -16,7 +16,11 @@ struct master_service;
 struct admin_server *admin_server_create(struct ioloop *loop, const json_t *config,
 					 struct master_service *service);
 void admin_server_destroy(struct admin_server **server);
-/* Answer request (and close fd when it is not -1). */
+/* A caller's connection is closing: answers still being worked out for it are
+ * dropped when they are ready. */
+void admin_server_conn_closed(struct admin_server *server, const struct ipc_conn *conn);
+/* Answer request (and close fd when it is not -1); a login is answered when the auth
+ * service has checked the password. */
 void admin_server_handle(struct admin_server *server, struct ipc_conn *conn,
 			 const json_t *request, int fd);
 

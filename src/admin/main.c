@@ -48,14 +48,16 @@ static void on_closed(struct ipc_conn *ipc, void *context)
 {
 	(void)context;
 	admin_workers_forget(ipc);
+	admin_server_conn_closed(server, ipc);
 }
 
 static void on_stop(enum master_stop_kind kind, void *context)
 {
 	(void)kind;
 	(void)context;
-	/* Requests are answered synchronously: nothing is half-done here. A client
-	 * whose connection closes before its reply treats it as a temporary failure. */
+	/* Requests are answered synchronously, except logins waiting for the auth
+	 * service, which are dropped: a client whose connection closes before its reply
+	 * treats it as a temporary failure. */
 	stopping = true;
 	ipc_server_stop_listening(ipc_server);
 	ioloop_stop(loop);

@@ -214,3 +214,31 @@ def test_permissions(pymap_server, tmp_path, unprivileged_user):
     log = server.log_text()
     assert "admin: refused user.list from uid %d" % uid in log
     assert "admin: refused user.get from uid %d" % uid in log
+
+
+def test_login_does_not_block_the_admin_service(pymap_server, tmp_path):
+    # A wrong password waits out the auth service's failure delay (2 s by default):
+    # meanwhile the admin service answers others (a delivery must not wait behind a
+    # local user guessing passwords), then sends the failure; a caller that hangs up
+    # while waiting costs nothing.
+    import select
+    server, sock, _ = start(pymap_server, tmp_path, backend="dict")
+    guesser, other = AdminClient(sock), AdminClient(sock)
+    guesser.sock.sendall(json.dumps({"op": "login", "id": 7, "user": "demouser",
+                                     "password": "wrong"}).encode() + b"\n")
+    quitter = AdminClient(sock)
+    quitter.sock.sendall(json.dumps({"op": "login", "id": 1, "user": "demouser",
+                                     "password": "wrong"}).encode() + b"\n")
+    quitter.close()
+    for _ in range(3):
+        assert other.call("ping")["ok"] is True
+    # the guesser's answer is still being delayed
+    ready, _, _ = select.select([guesser.sock], [], [], 0)
+    assert ready == []
+    reply = json.loads(guesser.file.readline())
+    assert (reply["id"], reply["ok"], reply["code"], reply["message"]) == \
+        (7, False, "AUTHENTICATIONFAILED", "Invalid credentials.")
+    r = other.call("login", user="demouser", password="demopass")
+    assert r["ok"] is True and r["bearer_token"].startswith("MDAw")
+    guesser.close(); other.close()
+    assert server.proc.poll() is None

@@ -1,9 +1,10 @@
-#ifndef PYMAP_IMAP_AUTH_CLIENT_H
-#define PYMAP_IMAP_AUTH_CLIENT_H
-/* The worker's connection to the auth process (auth.sock, protocol "pymap-auth"):
- * one shared connection per worker, (re)connected on demand, asynchronous requests.
- * When the auth process is down or restarting, requests fail as temporary errors and
- * the next request reconnects. */
+#ifndef PYMAP_AUTH_CLIENT_H
+#define PYMAP_AUTH_CLIENT_H
+/* A process's connection to the auth process (auth.sock, protocol "pymap-auth"): one
+ * shared connection per process (the imap workers for LOGIN/AUTHENTICATE, the admin
+ * service for its login op), (re)connected on demand, asynchronous requests on the
+ * process's ioloop. When the auth process is down or restarting, requests fail as
+ * temporary errors and the next request reconnects. */
 #include <jansson.h>
 
 struct ioloop;
