@@ -45,15 +45,20 @@ def key_slot(key):
 
 
 class Cluster:
-    def __init__(self, tmp_path, count=3, certs=None):
+    def __init__(self, tmp_path, count=3, certs=None, node_timeout=5000):
         self.ports = [free_port() for _ in range(count)]
         # The bus port defaults to port + 10000, which may not exist: pick it too.
         self.bus_ports = [free_port() for _ in range(count)]
         self.procs = []
         self.tmp = tmp_path
         self.certs = certs   # TLS only (clients and the cluster bus) when set
+        self.node_timeout = node_timeout
 
     def start(self):
+        self.start_nodes()
+        return self.create()
+
+    def start_nodes(self):
         for port, bus in zip(self.ports, self.bus_ports):
             d = self.tmp / ("node%d" % port)
             d.mkdir()
@@ -69,19 +74,24 @@ class Cluster:
                 ["redis-server"] + listen + ["--bind", "127.0.0.1",
                  "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                  "--cluster-port", str(bus),
-                 "--cluster-node-timeout", "5000", "--save", "", "--appendonly", "no",
+                 "--cluster-node-timeout", str(self.node_timeout), "--save", "",
+                 "--appendonly", "no",
                  "--dir", str(d), "--daemonize", "no"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for port in self.ports:
             self._wait_ping(port)
+
+    def create(self, masters=None):
+        """Join masters (default: every node) into a cluster sharing all slots."""
+        masters = self.ports if masters is None else masters
         tls = [] if self.certs is None else ["--tls", "--cacert", str(self.certs / "ca.crt")]
         subprocess.run(["redis-cli"] + tls + ["--cluster", "create"]
-                       + ["127.0.0.1:%d" % p for p in self.ports]
+                       + ["127.0.0.1:%d" % p for p in masters]
                        + ["--cluster-replicas", "0", "--cluster-yes"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=60)
         deadline = time.monotonic() + 30
-        for port in self.ports:
+        for port in masters:
             while b"cluster_state:ok" not in self.call(port, "CLUSTER", "INFO"):
                 assert time.monotonic() < deadline, "cluster did not become ok"
                 time.sleep(0.1)
@@ -241,3 +251,77 @@ def test_ask_while_a_slot_migrates(pymap_server, cluster):
     assert cluster.call(a, "KEYS", "/mail/{%s}/*" % name) == []
     assert len(cluster.call(b, "KEYS", "/mail/{%s}/*" % name)) >= 5
     assert cluster.call(a, "EXISTS", "/users/{%s}" % name) == 1
+
+
+def info_field(cluster, port, section, field):
+    for line in cluster.call(port, "INFO", section).decode().splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1]
+    return None
+
+
+def test_fail_over_to_a_replica(pymap_server, tmp_path):
+    """A master with a user's slot dies and its replica takes over: pymap's commands
+    fail (NO [UNAVAILABLE]) while the old node is unreachable, the slot goes back to
+    the configured node, whose MOVED names the new master, and mail written before the
+    fail-over is still there."""
+    cluster = Cluster(tmp_path, count=4, node_timeout=1000)
+    a, b, spare = cluster.ports[0], cluster.ports[1], cluster.ports[3]
+    try:
+        # Three masters; the fourth node becomes B's replica.
+        cluster.start_nodes()
+        cluster.create(cluster.ports[:3])
+        b_id = cluster.call(b, "CLUSTER", "MYID").decode()
+        # MEET needs the bus port: ours are not port + 10000.
+        cluster.call(spare, "CLUSTER", "MEET", "127.0.0.1", a, cluster.bus_ports[0])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if cluster.call(spare, "CLUSTER", "REPLICATE", b_id) == "OK":
+                    break
+            except RuntimeError:   # B not known to the spare yet
+                pass
+            assert time.monotonic() < deadline, "replica did not attach"
+            time.sleep(0.1)
+        while info_field(cluster, spare, "replication", "master_link_status") != "up":
+            assert time.monotonic() < deadline, "replica did not sync"
+            time.sleep(0.1)
+        name = next("fo%d" % i for i in range(1000)
+                    if cluster.owner[key_slot(b"fo%d" % i)] == b)
+        add_user(cluster, name, "fopw")
+        server = pymap_server(["redis", "--address",
+                               "redis://127.0.0.1:%d?timeout=1000&connect_timeout=500" % a])
+        conn = RawImap(server.port, timeout=20)
+        _, tagged = conn.cmd("LOGIN %s fopw" % name)
+        assert b" OK " in tagged, tagged
+        _, tagged = append(conn, "INBOX", MESSAGE)
+        assert b" OK " in tagged, tagged
+        # Wait until the replica has everything B has, then kill B.
+        while True:
+            offset = info_field(cluster, b, "replication", "master_repl_offset")
+            if info_field(cluster, spare, "replication", "slave_repl_offset") == offset:
+                break
+            assert time.monotonic() < deadline, "replica did not catch up"
+            time.sleep(0.05)
+        victim = cluster.procs[1]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        deadline = time.monotonic() + 60
+        unavailable = 0
+        while True:
+            _, tagged = append(conn, "INBOX", MESSAGE)
+            if b" OK " in tagged:
+                break
+            assert b"[UNAVAILABLE]" in tagged, tagged
+            unavailable += 1
+            assert time.monotonic() < deadline, "no fail-over seen by pymap"
+            time.sleep(0.2)
+        assert unavailable >= 1
+        assert info_field(cluster, spare, "replication", "role") == "master"
+        untagged, _ = conn.ok("SELECT INBOX")
+        assert b"* 2 EXISTS\r\n" in untagged, untagged
+        untagged, _ = conn.ok("FETCH 1:2 BODY[TEXT]")
+        assert b"".join(untagged).count(b"Hello redis.") == 2
+        conn.close()
+    finally:
+        cluster.stop()
