@@ -382,10 +382,32 @@ static void test_prefetch(void)
 	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 4, &content, &error), 0);
 	TEST_ASSERT_MEM_EQ(content->data, content->size, buffer_data(&big), buffer_len(&big));
 	store_content_release(&content);
-	TEST_ASSERT_INT_EQ(script_calls(ctx), 2);    /* over the budget: read on demand */
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 2);    /* over the budget: read on its own */
 	TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, 2, &content, &error), 0);
-	TEST_ASSERT_INT_EQ(script_calls(ctx), 3);    /* the batch stopped at the big one */
+	TEST_ASSERT_MEM_EQ(content->data, content->size, msg2, strlen(msg2));
+	TEST_ASSERT_INT_EQ(script_calls(ctx), 2);    /* the batch went on after it */
 	store_content_release(&content);
+
+	/* Three 1.5 MiB messages: the budget takes two; asking for the third reads the
+	 * rest of what was announced from there. */
+	buffer_truncate(&big, 1536 * 1024);
+	struct store_append_msg mid[3] = { mk_msg(buffer_str(&big), 0, NULL, 0),
+					   mk_msg(buffer_str(&big), 0, NULL, 0),
+					   mk_msg(buffer_str(&big), 0, NULL, 0) };
+	uint32_t midask[] = { 5, 6, 7, 3 };
+	TEST_ASSERT_INT_EQ(store_append(user, "INBOX", mid, 3, &uidv, uids, &error), 0);
+	TEST_ASSERT_UINT_EQ(uids[2], 7);
+	reset_stats(ctx);
+	TEST_ASSERT_INT_EQ(store_mailbox_prefetch(mbox, midask, 4, STORE_PREFETCH_FULL, &error), 0);
+	for (unsigned int i = 0; i < 4; i++) {
+		TEST_ASSERT_INT_EQ(store_mailbox_get_content(mbox, midask[i], &content, &error), 0);
+		if (i < 3)
+			TEST_ASSERT_MEM_EQ(content->data, content->size, buffer_data(&big), 1536 * 1024);
+		else
+			TEST_ASSERT_MEM_EQ(content->data, content->size, msg1, strlen(msg1));
+		store_content_release(&content);
+		TEST_ASSERT_INT_EQ(script_calls(ctx), i < 2 ? 1 : 2);
+	}
 	/* Prefetched and never asked for: freed at close (the sanitizer build checks). */
 	TEST_ASSERT_INT_EQ(store_mailbox_prefetch(mbox, ask, 4, STORE_PREFETCH_FULL, &error), 0);
 	buffer_deinit(&big);

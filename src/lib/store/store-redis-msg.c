@@ -165,6 +165,9 @@ static void prefetched_forget(struct redis_mailbox *mbox)
 	free(mbox->prefetched);
 	mbox->prefetched = NULL;
 	mbox->prefetched_count = 0;
+	free(mbox->pending);
+	mbox->pending = NULL;
+	mbox->pending_count = 0;
 }
 
 void redis_content_forget(struct store_mailbox *_mbox)
@@ -263,12 +266,15 @@ content_new(struct store_mailbox *mbox, redisReply *data, uint64_t size,
 	return content;
 }
 
+static bool prefetch_more(struct store_mailbox *mbox, uint32_t uid);
+
 int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
 		      struct store_content **content_r, struct store_error *error_r)
 {
 	char uidstr[16];
 	redisReply *reply;
-	if (content_kept(mbox, uid, content_r))
+	if (content_kept(mbox, uid, content_r) ||
+	    (prefetch_more(mbox, uid) && content_kept(mbox, uid, content_r)))
 		return 0;
 	snprintf(uidstr, sizeof(uidstr), "%u", uid);
 	const char *argv[] = { MBOX_ID(mbox), uidstr };
@@ -296,12 +302,15 @@ int redis_get_content(struct store_mailbox *mbox, uint32_t uid,
 
 #define PREFETCH_ITEMS 5   /* UID, size, email id, MIME blob, bytes or nil */
 
+/* The count of UIDs dealt with, then PREFETCH_ITEMS per message. */
 static bool prefetch_reply_valid(const redisReply *reply, unsigned int count)
 {
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % PREFETCH_ITEMS != 0 ||
-	    reply->elements / PREFETCH_ITEMS > count)
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % PREFETCH_ITEMS != 1 ||
+	    (reply->elements - 1) / PREFETCH_ITEMS > count ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
+	    reply->element[0]->integer < 0 || reply->element[0]->integer > count)
 		return false;
-	for (size_t i = 0; i < reply->elements; i += PREFETCH_ITEMS) {
+	for (size_t i = 1; i < reply->elements; i += PREFETCH_ITEMS) {
 		redisReply **e = reply->element + i;
 		if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
 		    e[0]->integer <= 0 || e[0]->integer > UINT32_MAX || e[1]->integer < 0 ||
@@ -319,7 +328,7 @@ static void prefetch_store(struct store_mailbox *_mbox, redisReply *reply)
 	unsigned int n = (unsigned int)(reply->elements / PREFETCH_ITEMS);
 	mbox->prefetched = i_new(struct redis_prefetched, n + 1);
 	for (unsigned int i = 0; i < n; i++) {
-		redisReply **e = reply->element + (size_t)i * PREFETCH_ITEMS;
+		redisReply **e = reply->element + 1 + (size_t)i * PREFETCH_ITEMS;
 		redisReply *data = e[4]->type == REDIS_REPLY_STRING ? e[4] : NULL;
 		struct redis_content *content =
 			content_new(_mbox, data, (uint64_t)e[1]->integer, e[3], e[2]);
@@ -338,6 +347,7 @@ int redis_prefetch(struct store_mailbox *_mbox, const uint32_t *uids, unsigned i
 	char budget[24];
 	redisReply *reply;
 
+	unsigned int count_all = count;
 	prefetched_forget(mbox);
 	if (count > REDIS_PREFETCH_MAX_MESSAGES)
 		count = REDIS_PREFETCH_MAX_MESSAGES;
@@ -353,8 +363,36 @@ int redis_prefetch(struct store_mailbox *_mbox, const uint32_t *uids, unsigned i
 		return -1;
 	}
 	prefetch_store(_mbox, reply);
+	unsigned int done = (unsigned int)reply->element[0]->integer;
 	freeReplyObject(reply);
+	if (done < count_all) {
+		/* uids may be the old pending list (prefetch_more frees it): copy. */
+		mbox->pending_count = count_all - done;
+		mbox->pending = i_memdup(uids + done, sizeof(*uids) * mbox->pending_count);
+		mbox->pending_what = what;
+	}
 	return 0;
+}
+
+/* uid was announced but the last batch stopped before it: read the next batch from
+ * there. false when uid was not announced or the read failed (the caller reads the
+ * one message). */
+static bool prefetch_more(struct store_mailbox *_mbox, uint32_t uid)
+{
+	struct redis_mailbox *mbox = (struct redis_mailbox *)_mbox;
+	struct store_error error;
+	unsigned int i;
+	for (i = 0; i < mbox->pending_count && mbox->pending[i] != uid; i++)
+		;
+	if (i == mbox->pending_count)
+		return false;
+	uint32_t *rest = mbox->pending;
+	unsigned int count = mbox->pending_count - i;
+	mbox->pending = NULL;
+	mbox->pending_count = 0;
+	int ret = redis_prefetch(_mbox, rest + i, count, mbox->pending_what, &error);
+	free(rest);
+	return ret == 0;
 }
 
 /* The IMAP layer parsed a message whose cached blob was missing or of another

@@ -72,6 +72,11 @@ struct redis_mailbox {
 	 * handed out by redis_get_content; dropped with last. */
 	struct redis_prefetched *prefetched;
 	unsigned int prefetched_count;
+	/* UIDs announced but not reached by the last batch (its byte budget ran out):
+	 * asking for one of them prefetches again from there. */
+	uint32_t *pending;
+	unsigned int pending_count;
+	enum store_prefetch pending_what;
 };
 
 #define REDIS_CONTENT_KEEP_BYTES (256 * 1024)
