@@ -23,10 +23,15 @@ def public_dir():
 
 
 def wait_socket(path, timeout=10.0):
+    # Until a connect succeeds: the file appears at bind(), before listen().
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if os.path.exists(path):
-            return
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(path)
+                return
+            except OSError:
+                pass
         time.sleep(0.05)
     raise TimeoutError(path)
 
