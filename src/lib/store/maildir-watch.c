@@ -122,8 +122,9 @@ static void log_failure(const char *what, const char *path, int error)
 		logged_instances = true;
 		log_error("maildir: %s: %s: the per-user limit of inotify instances "
 			  "(sysctl fs.inotify.max_user_instances = %s) or the open files "
-			  "limit is reached; raise fs.inotify.max_user_instances (or ulimit -n). "
-			  "Folders are polled every %u ms until then (IDLE updates are late)",
+			  "limit is reached; raise fs.inotify.max_user_instances (in a user "
+			  "namespace: user.max_inotify_instances) or ulimit -n. Folders are "
+			  "polled every %u ms until then (IDLE updates are late)",
 			  what, strerror(error), read_sysctl("max_user_instances", value),
 			  WATCH_POLL_MSECS);
 	} else if (error == ENOSPC) {
@@ -132,7 +133,8 @@ static void log_failure(const char *what, const char *path, int error)
 		logged_watches = true;
 		log_error("maildir: %s(%s): %s: the per-user limit of inotify watches "
 			  "(sysctl fs.inotify.max_user_watches = %s) is reached; raise "
-			  "fs.inotify.max_user_watches. Folders are polled every %u ms until "
+			  "fs.inotify.max_user_watches (in a user namespace: "
+			  "user.max_inotify_watches). Folders are polled every %u ms until "
 			  "then (IDLE updates are late)", what, path, strerror(error),
 			  read_sysctl("max_user_watches", value), WATCH_POLL_MSECS);
 	} else if (!logged_other) {
@@ -218,7 +220,8 @@ static void folder_set_pending(struct wfolder *folder)
 	ctx->pending[ctx->pending_count++] = folder;
 }
 
-static void folder_stamps(struct wfolder *folder, struct maildir_stamp stamps_r[WSTAMP_COUNT])
+static void folder_stamps(struct wfolder *folder,
+			  struct maildir_stamp stamps_r[WSTAMP_COUNT])
 {
 	static const char *const names[WSTAMP_COUNT] = {
 		NULL, "new", "cur", MAILDIR_INDEX_NAME, MAILDIR_UIDLIST_NAME,
