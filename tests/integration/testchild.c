@@ -101,8 +101,12 @@ static void listener_accept(void *context)
 static void on_stop(enum master_stop_kind kind, void *context)
 {
 	(void)context;
-	for (unsigned int i = 0; i < listen_count; i++)
+	/* close the sockets too (as the imap worker does): a reload that lowers the
+	 * worker count must not leave connections queued where nobody accepts */
+	for (unsigned int i = 0; i < listen_count && i < 16 && !retiring; i++) {
 		io_remove(&listen_ios[i]);
+		close(master_service_listener_fd(service, i));
+	}
 	retiring = true;
 	if (kind == MASTER_STOP_SHUTDOWN) {
 		for (unsigned int i = 0; i < MAX_CLIENTS; i++) {
