@@ -173,4 +173,93 @@ static void test_folder_made_again_is_new(void)
 	free(base);
 }
 
-TEST_MAIN(TEST(test_handles_share_one_state), TEST(test_folder_made_again_is_new))
+static void set_old_mtime(const char *path)
+{
+	struct timespec old[2] = { { 1600000000, 0 }, { 1600000000, 0 } };
+	TEST_ASSERT_INT_EQ(utimensat(AT_FDCWD, path, old, 0), 0);
+}
+
+/* STATUS of a folder this process holds no state of: from the index header alone when
+ * its stamps match the disk and are old enough to trust; otherwise not. */
+static void test_status_from_index_header(void)
+{
+	char *base = i_strdup_printf("%s/status", test_tmpdir());
+	TEST_ASSERT_INT_EQ(mkdir(base, 0700), 0);
+	struct store *store = open_store(base);
+	struct store_user *user = open_user(store);
+	struct maildir_user *muser = (struct maildir_user *)user;
+	struct store_mailbox_status status;
+	struct store_mailbox *mbox;
+	struct store_error error;
+	uint32_t uid;
+	append_one(user, "INBOX", "Subject: a\r\n\r\na\r\n", &uid);
+	append_one(user, "INBOX", "Subject: b\r\n\r\nb\r\n", &uid);
+	maildir_folders_flush();
+	/* written just now: the index says unstable, so no answer from it */
+	TEST_ASSERT_INT_EQ(maildir_status_from_index(muser, "INBOX", &status), 0);
+
+	/* directories untouched for long: a rescan (no index) writes a stable index;
+	 * a reader that only checks the files does not rewrite it */
+	char *index = i_strdup_printf("%s/ann/pymap-index", base);
+	char *dirs[2] = { i_strdup_printf("%s/ann/new", base), i_strdup_printf("%s/ann/cur", base) };
+	set_old_mtime(dirs[0]);
+	set_old_mtime(dirs[1]);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", true, &mbox, &error), 0);
+	store_mailbox_close(&mbox);
+	maildir_folders_flush();
+	TEST_ASSERT_INT_EQ(maildir_status_from_index(muser, "INBOX", &status), 0);
+	TEST_ASSERT_INT_EQ(unlink(index), 0);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", true, &mbox, &error), 0);
+	store_mailbox_close(&mbox);
+	maildir_folders_flush();
+	memset(&status, 0xff, sizeof(status));
+	TEST_ASSERT_INT_EQ(maildir_status_from_index(muser, "INBOX", &status), 1);
+	TEST_ASSERT_UINT_EQ(status.messages, 2);
+	TEST_ASSERT_UINT_EQ(status.unseen, 2);
+	TEST_ASSERT_UINT_EQ(status.recent, 2);
+	TEST_ASSERT_UINT_EQ(status.uidnext, 3);
+	TEST_ASSERT(status.uidvalidity != 0);
+	TEST_ASSERT(!status.readonly);
+
+	/* held by this process: the shared state answers instead */
+	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", true, &mbox, &error), 0);
+	TEST_ASSERT_INT_EQ(maildir_status_from_index(muser, "INBOX", &status), 0);
+	store_mailbox_close(&mbox);
+	maildir_folders_flush();
+
+	/* a file someone else put into cur/ (with \Seen): the stamps differ */
+	char *mta = i_strdup_printf("%s/ann/cur/1.M1P1.other:2,S", base);
+	FILE *f = fopen(mta, "w");
+	fputs("Subject: c\n\nc\n", f);
+	fclose(f);
+	TEST_ASSERT_INT_EQ(maildir_status_from_index(muser, "INBOX", &status), 0);
+	TEST_ASSERT_INT_EQ(store_status(user, "INBOX", &status, &error), 0);
+	TEST_ASSERT_UINT_EQ(status.messages, 3);
+	TEST_ASSERT_UINT_EQ(status.unseen, 2);
+
+	/* a damaged header is never used */
+	maildir_folders_flush();
+	TEST_ASSERT_INT_EQ(unlink(index), 0);
+	set_old_mtime(dirs[0]);
+	set_old_mtime(dirs[1]);
+	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", true, &mbox, &error), 0);
+	store_mailbox_close(&mbox);
+	maildir_folders_flush();
+	TEST_ASSERT_INT_EQ(maildir_status_from_index(muser, "INBOX", &status), 1);
+	int fd = open(index, O_WRONLY);
+	TEST_ASSERT(fd >= 0);
+	TEST_ASSERT_INT_EQ(pwrite(fd, "\x07", 1, 20), 1);   /* the message count */
+	close(fd);
+	TEST_ASSERT_INT_EQ(maildir_status_from_index(muser, "INBOX", &status), 0);
+
+	free(mta);
+	free(index);
+	free(dirs[0]);
+	free(dirs[1]);
+	store_user_close(&user);
+	store_destroy(&store);
+	free(base);
+}
+
+TEST_MAIN(TEST(test_handles_share_one_state), TEST(test_folder_made_again_is_new),
+	  TEST(test_status_from_index_header))

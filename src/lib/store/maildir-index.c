@@ -5,10 +5,13 @@
 #include "buffer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #define INDEX_MAGIC "PYMAPMX1"
-#define INDEX_VERSION 1
+#define INDEX_VERSION 2
+#define INDEX_HEADER_MAX 1024   /* the header is shorter than this */
 
 void maildir_state_clear(struct maildir_state *state)
 {
@@ -136,6 +139,16 @@ char *maildir_index_serialize(const struct maildir_state *state, size_t *size_r)
 	put_stamp(&buf, &state->st_uidlist);
 	put_stamp(&buf, &state->st_keywords);
 	put(&buf, state->unstable, 1);
+	uint32_t unseen = 0, recent = 0;
+	for (unsigned int i = 0; i < state->count; i++) {
+		if ((state->msgs[i].meta.flags.system & STORE_FLAG_SEEN) == 0)
+			unseen++;
+		if (state->msgs[i].meta.uid >= state->first_recent_uid)
+			recent++;
+	}
+	put(&buf, unseen, 4);
+	put(&buf, recent, 4);
+	put(&buf, checksum(buffer_data(&buf), buffer_len(&buf)), 4);
 	for (unsigned int i = 0; i < state->count; i++) {
 		put_meta(&buf, &state->msgs[i].meta);
 		put(&buf, state->msgs[i].in_new, 1);
@@ -245,37 +258,80 @@ static int parse_body(struct reader *r, struct maildir_state *st, unsigned int c
 	return r->bad || r->p != r->end ? -1 : 0;
 }
 
+/* The header (magic to header checksum). Its own checksum lets STATUS read only it. */
+static int parse_header(struct reader *r, const unsigned char *data,
+			struct maildir_state *st, struct maildir_index_counts *counts_r)
+{
+	if ((size_t)(r->end - r->p) < 12 || memcmp(r->p, INDEX_MAGIC, 8) != 0)
+		return -1;
+	r->p += 8;
+	if (get(r, 4) != INDEX_VERSION)
+		return -1;
+	st->uidvalidity = (uint32_t)get(r, 4);
+	st->next_uid = (uint32_t)get(r, 4);
+	st->first_recent_uid = (uint32_t)get(r, 4);
+	counts_r->count = (unsigned int)get(r, 4);
+	counts_r->log_count = (unsigned int)get(r, 4);
+	st->modseq = get(r, 8);
+	st->log_base_modseq = get(r, 8);
+	get_str(r, 1, st->guid, sizeof(st->guid));
+	get_stamp(r, &st->st_new);
+	get_stamp(r, &st->st_cur);
+	get_stamp(r, &st->st_uidlist);
+	get_stamp(r, &st->st_keywords);
+	st->unstable = get(r, 1) != 0;
+	counts_r->unseen = (uint32_t)get(r, 4);
+	counts_r->recent = (uint32_t)get(r, 4);
+	size_t header_size = (size_t)(r->p - data);
+	uint32_t sum = (uint32_t)get(r, 4);
+	if (r->bad || sum != checksum(data, header_size) || st->uidvalidity == 0 ||
+	    counts_r->log_count > MAILDIR_LOG_MAX || counts_r->unseen > counts_r->count ||
+	    counts_r->recent > counts_r->count)
+		return -1;
+	return 0;
+}
+
 int maildir_index_parse(const unsigned char *data, size_t size, struct maildir_state *state_r)
 {
 	struct maildir_state st;
+	struct maildir_index_counts counts;
 	memset(&st, 0, sizeof(st));
-	if (size < 12 || memcmp(data, INDEX_MAGIC, 8) != 0)
+	if (size < 12)
 		return -1;
-	struct reader r = { data + 8, data + size - 4, false };
+	struct reader r = { data, data + size - 4, false };
 	struct reader sum = { data + size - 4, data + size, false };
-	if (get(&sum, 4) != checksum(data, size - 4) || get(&r, 4) != INDEX_VERSION)
-		return -1;
-	st.uidvalidity = (uint32_t)get(&r, 4);
-	st.next_uid = (uint32_t)get(&r, 4);
-	st.first_recent_uid = (uint32_t)get(&r, 4);
-	unsigned int count = (unsigned int)get(&r, 4);
-	unsigned int log_count = (unsigned int)get(&r, 4);
-	st.modseq = get(&r, 8);
-	st.log_base_modseq = get(&r, 8);
-	get_str(&r, 1, st.guid, sizeof(st.guid));
-	get_stamp(&r, &st.st_new);
-	get_stamp(&r, &st.st_cur);
-	get_stamp(&r, &st.st_uidlist);
-	get_stamp(&r, &st.st_keywords);
-	st.unstable = get(&r, 1) != 0;
-	if (r.bad || st.uidvalidity == 0 || count > size / 40 || log_count > MAILDIR_LOG_MAX ||
-	    parse_body(&r, &st, count, log_count) < 0) {
+	if (get(&sum, 4) != checksum(data, size - 4) ||
+	    parse_header(&r, data, &st, &counts) < 0 || counts.count > size / 40 ||
+	    parse_body(&r, &st, counts.count, counts.log_count) < 0) {
 		maildir_state_clear(&st);
 		return -1;
 	}
 	st.valid = true;
 	*state_r = st;
 	return 0;
+}
+
+int maildir_index_read_header(const char *path, struct maildir_state *state_r,
+			      struct maildir_index_counts *counts_r)
+{
+	unsigned char data[INDEX_HEADER_MAX];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	ssize_t n = pread(fd, data, sizeof(data), 0);
+	int err = errno;
+	close(fd);
+	if (n < 0) {
+		errno = err;
+		return -1;
+	}
+	struct maildir_state st;
+	memset(&st, 0, sizeof(st));
+	struct reader r = { data, data + n, false };
+	if (parse_header(&r, data, &st, counts_r) < 0)
+		return 0;
+	*state_r = st;
+	return 1;
 }
 
 int maildir_index_write(const char *path, const struct maildir_state *state)

@@ -50,6 +50,15 @@ void maildir_state_log(struct maildir_state *state, enum store_change_kind kind,
 char *maildir_index_serialize(const struct maildir_state *state, size_t *size_r);
 int maildir_index_parse(const unsigned char *data, size_t size, struct maildir_state *state_r);
 /* Write / read path. Read: 1 loaded, 0 missing or invalid, -1 error (errno). */
+struct maildir_index_counts {
+	unsigned int count, log_count;
+	uint32_t unseen, recent;       /* messages without \Seen; UIDs >= first recent */
+};
+/* Only the header (one pread; checked by its own checksum): the state's header
+ * fields (no messages, valid stays false) and the counts STATUS needs. 1, 0 missing
+ * or invalid, -1 error. */
+int maildir_index_read_header(const char *path, struct maildir_state *state_r,
+			      struct maildir_index_counts *counts_r);
 int maildir_index_write(const char *path, const struct maildir_state *state);
 int maildir_index_read(const char *path, struct maildir_state *state_r);
 

@@ -21,6 +21,7 @@
 static struct maildir_folder *folder_hash[FOLDER_HASH_SIZE];
 static struct maildir_folder *idle_head, *idle_tail;
 static unsigned int idle_count;
+static struct maildir_folder *table_find(const char *path);
 static uint64_t idle_messages;
 
 static unsigned int path_hash(const char *path)
@@ -134,6 +135,11 @@ void maildir_folder_unref(struct maildir_folder **_mb)
 	idle_count++;
 	idle_messages += mb->state.count;
 	idle_evict();
+}
+
+struct maildir_folder *maildir_folder_lookup(const char *path)
+{
+	return table_find(path);
 }
 
 static struct maildir_folder *table_find(const char *path)

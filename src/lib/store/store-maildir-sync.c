@@ -132,17 +132,22 @@ static void load_index(struct maildir_folder *mb)
 	free(path);
 }
 
-static void get_stamps(const struct maildir_folder *mb, struct maildir_stamp st[4])
+static void get_stamps_at(const char *dir, struct maildir_stamp st[4])
 {
 	static const char *const names[] = {
 		"new", "cur", MAILDIR_UIDLIST_NAME, MAILDIR_KEYWORDS_NAME
 	};
 	for (unsigned int i = 0; i < 4; i++) {
-		char *path = mb_file(mb, names[i]);
+		char *path = i_strdup_printf("%s/%s", dir, names[i]);
 		if (maildir_stamp_get(path, &st[i]) < 0)
 			memset(&st[i], 0, sizeof(st[i]));
 		free(path);
 	}
+}
+
+static void get_stamps(const struct maildir_folder *mb, struct maildir_stamp st[4])
+{
+	get_stamps_at(mb->path, st);
 }
 
 static bool stamps_changed(const struct maildir_folder *mb)
@@ -808,6 +813,46 @@ int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
 	}
 	*letters_r = letters;
 	return 0;
+}
+
+int maildir_status_from_index(struct maildir_user *user, const char *name,
+			       struct store_mailbox_status *status_r)
+{
+	struct maildir_state hdr;
+	struct maildir_index_counts counts;
+	struct maildir_stamp st[4];
+	struct store_error error;
+	char *path, *file;
+	if (maildir_folder_path(user, name, &path, &error) < 0)
+		return 0;
+	file = i_strdup_printf("%s/cur", path);
+	bool usable = maildir_folder_lookup(path) == NULL && is_real_dir(path, NULL) &&
+		      is_real_dir(file, NULL);
+	free(file);
+	file = i_strdup_printf("%s/%s", path, MAILDIR_INDEX_NAME);
+	if (usable && maildir_index_read_header(file, &hdr, &counts) > 0) {
+		get_stamps_at(path, st);
+		usable = !hdr.unstable && maildir_stamp_equal(&st[0], &hdr.st_new) &&
+			 maildir_stamp_equal(&st[1], &hdr.st_cur) &&
+			 maildir_stamp_equal(&st[2], &hdr.st_uidlist) &&
+			 maildir_stamp_equal(&st[3], &hdr.st_keywords);
+	} else {
+		usable = false;
+	}
+	if (usable) {
+		memset(status_r, 0, sizeof(*status_r));
+		status_r->uidvalidity = hdr.uidvalidity;
+		status_r->uidnext = hdr.next_uid;
+		status_r->messages = counts.count;
+		status_r->unseen = counts.unseen;
+		status_r->recent = counts.recent;
+		status_r->highest_modseq = hdr.modseq;
+		status_r->readonly = access(path, W_OK) != 0;
+		snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s", hdr.guid);
+	}
+	free(file);
+	free(path);
+	return usable ? 1 : 0;
 }
 
 void maildir_status_from_state(const struct maildir_folder *mb,

@@ -645,6 +645,8 @@ static int maildir_status(struct store_user *user, const char *name,
 			  struct store_mailbox_status *status_r, struct store_error *error_r)
 {
 	struct maildir_folder *mb;
+	if (maildir_status_from_index((struct maildir_user *)user, name, status_r) > 0)
+		return 0;
 	if (maildir_folder_get((struct maildir_user *)user, name, &mb, error_r) < 0)
 		return -1;
 	int ret = maildir_mbox_refresh(mb, error_r);

@@ -79,6 +79,8 @@ int maildir_folder_get(struct maildir_user *user, const char *name,
 		       struct maildir_folder **folder_r, struct store_error *error_r);
 void maildir_folder_ref(struct maildir_folder *folder);
 void maildir_folder_unref(struct maildir_folder **folder);
+/* The folder of this directory in the table, or NULL (not referenced). */
+struct maildir_folder *maildir_folder_lookup(const char *path);
 /* Forget every unreferenced folder (tests, memory pressure). */
 void maildir_folders_flush(void);
 /* Bring mb->state up to date with the disk (cheap when nothing changed). */
@@ -108,6 +110,10 @@ int maildir_folder_path(struct maildir_user *user, const char *name, char **path
 			struct store_error *error_r);
 /* A new modseq base: microseconds since the epoch (larger than any earlier one). */
 uint64_t maildir_modseq_base(void);
+/* STATUS of a folder this process has no state of, from the index header alone when
+ * its stamps still match the disk: 1 answered, 0 not possible (use a folder state). */
+int maildir_status_from_index(struct maildir_user *user, const char *name,
+			      struct store_mailbox_status *status_r);
 void maildir_status_from_state(const struct maildir_folder *mb,
 			       struct store_mailbox_status *status_r);
 
