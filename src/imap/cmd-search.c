@@ -312,42 +312,116 @@ static bool parse_charset(struct client_command *cmd, const struct imap_arg **ar
 	return true;
 }
 
+/* Messages looked at per step: a search over 100,000 messages yields to the other
+ * sessions of the worker between steps (content keys read messages, so fewer). */
+#define SEARCH_STEP_META 4096
+#define SEARCH_STEP_CONTENT 128
+
+struct search_context {
+	struct search_key root;
+	struct buffer line;             /* "* SEARCH n n n ..." so far */
+	unsigned int seq;               /* next message to look at */
+	bool content;                   /* some key reads message content */
+};
+
+static bool key_needs_content(const struct search_key *key)
+{
+	switch (key->kind) {
+	case KEY_SENTBEFORE: case KEY_SENTON: case KEY_SENTSINCE:
+	case KEY_HEADER: case KEY_BODY: case KEY_TEXT:
+		return true;
+	default:
+		break;
+	}
+	for (unsigned int i = 0; i < key->child_count; i++) {
+		if (key_needs_content(&key->children[i]))
+			return true;
+	}
+	return false;
+}
+
+static void search_free(struct client_command *cmd)
+{
+	struct search_context *ctx = cmd->context;
+	if (ctx == NULL)
+		return;
+	key_free(&ctx->root);
+	buffer_deinit(&ctx->line);
+	free(ctx);
+	cmd->context = NULL;
+}
+
+/* Tell the store which messages this step reads (one round trip for a batch on
+ * redis); a failure only loses the read-ahead. */
+static void search_prefetch(struct imap_view *view, unsigned int first, unsigned int last)
+{
+	uint32_t uids[SEARCH_STEP_CONTENT];
+	unsigned int count = 0;
+	struct store_error error;
+	for (unsigned int seq = first; seq <= last && count < SEARCH_STEP_CONTENT; seq++)
+		uids[count++] = view_uid(view, seq);
+	if (count > 1)
+		(void)store_mailbox_prefetch(view_mailbox(view), uids, count,
+					     STORE_PREFETCH_FULL, &error);
+}
+
+static bool search_resume(struct client_command *cmd)
+{
+	struct search_context *ctx = cmd->context;
+	struct client *client = cmd->client;
+	unsigned int count = view_count(client->view);
+	unsigned int step = ctx->content ? SEARCH_STEP_CONTENT : SEARCH_STEP_META;
+	unsigned int last = count - ctx->seq + 1 > step ? ctx->seq + step - 1 : count;
+
+	if (ctx->content && ctx->seq <= last)
+		search_prefetch(client->view, ctx->seq, last);
+	for (; ctx->seq <= last; ctx->seq++) {
+		struct search_message m = { .view = client->view, .seq = ctx->seq };
+		if (key_match(&ctx->root, &m))
+			buffer_printf(&ctx->line, " %u",
+				      cmd->uid ? view_uid(client->view, ctx->seq) : ctx->seq);
+		store_content_release(&m.content);
+	}
+	if (ctx->seq <= count) {
+		client_wake(client);    /* the next step after the other sessions' turn */
+		return false;
+	}
+	buffer_append_str(&ctx->line, "\r\n");
+	client_send(client, buffer_data(&ctx->line), buffer_len(&ctx->line));
+	search_free(cmd);
+	command_ok(cmd, "%s completed.", cmd->name);
+	return true;
+}
+
 static bool cmd_search(struct client_command *cmd)
 {
 	struct client *client = cmd->client;
 	const struct imap_arg *args = cmd->args;
-	struct search_key root;
-	struct buffer line;
+	struct search_context *ctx = i_new0(struct search_context);
 
-	memset(&root, 0, sizeof(root));
-	root.kind = KEY_AND;
+	cmd->context = ctx;
+	cmd->cancel = search_free;
+	ctx->root.kind = KEY_AND;
 	if (!parse_charset(cmd, &args)) {
 		if (cmd->reply == NULL)
 			command_bad(cmd, "%s: Invalid arguments.", cmd->name);
+		search_free(cmd);
 		return true;
 	}
 	while (args != NULL && !imap_arg_is_eol(args))
-		args = parse_key(args, key_add_child(&root), 0);
-	if (args == NULL || root.child_count == 0) {
-		key_free(&root);
+		args = parse_key(args, key_add_child(&ctx->root), 0);
+	if (args == NULL || ctx->root.child_count == 0) {
+		search_free(cmd);
 		command_bad(cmd, "%s: Invalid search criteria.", cmd->name);
 		return true;
 	}
-	key_resolve(&root, client->view);
-	buffer_init(&line, 0);
-	buffer_append_str(&line, "* SEARCH");
-	for (unsigned int seq = 1; seq <= view_count(client->view); seq++) {
-		struct search_message m = { .view = client->view, .seq = seq };
-		if (key_match(&root, &m))
-			buffer_printf(&line, " %u", cmd->uid ? view_uid(client->view, seq) : seq);
-		store_content_release(&m.content);
-	}
-	buffer_append_str(&line, "\r\n");
-	client_send(client, buffer_data(&line), buffer_len(&line));
-	buffer_deinit(&line);
-	key_free(&root);
-	command_ok(cmd, "%s completed.", cmd->name);
-	return true;
+	key_resolve(&ctx->root, client->view);
+	ctx->content = key_needs_content(&ctx->root);
+	ctx->seq = 1;
+	buffer_init(&ctx->line, 0);
+	buffer_append_str(&ctx->line, "* SEARCH");
+	cmd->resume = search_resume;
+	return search_resume(cmd);
 }
 
 const struct command_def cmd_search_defs[] = {

@@ -95,3 +95,54 @@ def test_threadid_links_replies(demo_server, backend, request):
     untagged, _ = c.ok("UID FETCH 5 (THREADID EMAILID)")
     assert ids[0] in untagged[0]
     c.close()
+
+
+def _append_many(c, mailbox, count, body):
+    """count messages, pipelined; body(i) -> (subject, text) for message i (1-based)."""
+    out = []
+    for i in range(1, count + 1):
+        subject, text = body(i)
+        msg = ("Subject: %s\r\nMessage-ID: <m%d@example.org>\r\n\r\n%s\r\n"
+               % (subject, i, text)).encode()
+        out.append(b"a%d APPEND %s {%d+}\r\n%s\r\n" % (i, mailbox.encode(), len(msg), msg))
+    c.send(b"".join(out))
+    for i in range(1, count + 1):
+        _, tagged = c.read_until_tagged("a%d" % i)
+        assert tagged.startswith(b"a%d OK" % i), tagged
+
+
+def test_search_over_several_steps(demo_server):
+    # A SEARCH yields to the worker's other sessions every 128 messages when it reads
+    # content (4096 otherwise) and resumes where it stopped: the answer must be the
+    # same as in one go, across the step boundaries (127/128/129, 256/257, ...).
+    server = demo_server()
+    c = RawImap(server.port)
+    c.login()
+    c.ok("CREATE Many")
+    n = 300
+    _append_many(c, "Many", n, lambda i: ("item %d" % i,
+                                          "every seventh" if i % 7 == 0 else "plain"))
+    c.ok("SELECT Many")
+    assert search(c, 'BODY "every seventh"') == [i for i in range(1, n + 1) if i % 7 == 0]
+    assert search(c, 'SUBJECT "item 129"') == [129]
+    assert search(c, 'OR SUBJECT "item 128" HEADER Message-ID "<m257@"') == [128, 257]
+    untagged, _ = c.ok('UID SEARCH NOT BODY "plain"')
+    uids = [int(x) for x in untagged[0].split()[2:]]
+    assert len(uids) == n // 7
+    c.close()
+
+
+def test_metadata_search_over_several_steps(pymap_server):
+    # 4,100 messages: a metadata SEARCH takes two steps of 4,096 (dict backend).
+    server = pymap_server()
+    c = RawImap(server.port)
+    c.login()
+    c.ok("CREATE Big")
+    n = 4100
+    _append_many(c, "Big", n, lambda i: ("s", "x"))
+    c.ok("SELECT Big")
+    c.ok("STORE 4095:4098 +FLAGS (\\Flagged)")
+    assert search(c, "FLAGGED") == [4095, 4096, 4097, 4098]
+    assert search(c, "4090:*  UNFLAGGED") == [4090, 4091, 4092, 4093, 4094, 4099, 4100]
+    assert search(c, "ALL")[-3:] == [4098, 4099, 4100] and len(search(c, "ALL")) == n
+    c.close()
