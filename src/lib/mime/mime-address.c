@@ -42,9 +42,17 @@ static bool skip_cfws(struct alex *lx)
 	return lx->pos > start;
 }
 
+/* RFC 5322 specials, plus controls and space (which end an atom too): a table, as
+ * the lexer asks once per character of every address header. */
+static const bool address_specials[256] = {
+	['('] = true, [')'] = true, ['<'] = true, ['>'] = true, ['['] = true, [']'] = true,
+	[':'] = true, [';'] = true, ['@'] = true, ['\\'] = true, [','] = true, ['.'] = true,
+	['"'] = true, [127] = true,
+};
+
 static bool is_special(unsigned char c)
 {
-	return strchr("()<>[]:;@\\,.\"", c) != NULL || c <= 32 || c == 127;
+	return c <= 32 || address_specials[c];
 }
 
 static void scan_until(struct alex *lx, unsigned char close)
