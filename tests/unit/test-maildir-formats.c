@@ -291,6 +291,33 @@ static void test_lock_link(void)
 	free(path);
 }
 
+/* When may a directory's stamp be trusted to show the next change? */
+static void test_stamp_unsettled(void)
+{
+	struct timespec taken = { 1700000100, 500000000 };
+	struct maildir_stamp st;
+	memset(&st, 0, sizeof(st));
+	TEST_ASSERT(!maildir_stamp_is_unsettled(&st, &taken, true));   /* missing */
+	st.exists = true;
+	st.mtime_sec = 1700000100;
+	st.mtime_nsec = 470000000;      /* 30 ms before: a later change gets a later mtime */
+	TEST_ASSERT(!maildir_stamp_is_unsettled(&st, &taken, true));
+	st.mtime_nsec = 490000000;      /* 10 ms before: within the margin */
+	TEST_ASSERT(maildir_stamp_is_unsettled(&st, &taken, true));
+	st.mtime_sec = 1700000101;      /* after the clock was read */
+	TEST_ASSERT(maildir_stamp_is_unsettled(&st, &taken, true));
+	/* not a local ns-clock file system: the 2 second rule */
+	st.mtime_sec = 1700000099;
+	st.mtime_nsec = 100;
+	TEST_ASSERT(maildir_stamp_is_unsettled(&st, &taken, false));
+	st.mtime_sec = 1700000098;
+	TEST_ASSERT(!maildir_stamp_is_unsettled(&st, &taken, false));
+	/* a whole-second mtime: the file system may stamp in seconds */
+	st.mtime_sec = 1700000099;
+	st.mtime_nsec = 0;
+	TEST_ASSERT(maildir_stamp_is_unsettled(&st, &taken, true));
+}
+
 static void test_index_roundtrip(void)
 {
 	struct maildir_state st, back;
@@ -339,5 +366,5 @@ static void test_index_roundtrip(void)
 
 TEST_MAIN(TEST(test_uidlist_v3_parse), TEST(test_uidlist_malformed),
 	  TEST(test_uidlist_write_read), TEST(test_keywords), TEST(test_folder_names),
-	  TEST(test_file_names), TEST(test_lock), TEST(test_lock_link),
+	  TEST(test_file_names), TEST(test_lock), TEST(test_lock_link), TEST(test_stamp_unsettled),
 	  TEST(test_index_roundtrip))

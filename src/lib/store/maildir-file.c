@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAILDIR_STAMP_RECENT_SECS 2
+#define MAILDIR_STAMP_SETTLE_NSECS 20000000   /* 20 ms: coarse clock ticks, granularity */
 
 int maildir_stamp_get(const char *path, struct maildir_stamp *stamp_r)
 {
@@ -42,6 +44,44 @@ bool maildir_stamp_is_recent(const struct maildir_stamp *stamp)
 		return false;
 	clock_gettime(CLOCK_REALTIME, &now);
 	return (int64_t)now.tv_sec - stamp->mtime_sec < MAILDIR_STAMP_RECENT_SECS;
+}
+
+/* Local file systems that stamp with the kernel's clock in nanoseconds. */
+bool maildir_fs_has_fine_clock(const char *path)
+{
+	static const unsigned long fine[] = {
+		0xEF53,        /* ext2/3/4 */
+		0x01021994,    /* tmpfs */
+		0x58465342,    /* xfs */
+		0x9123683E,    /* btrfs */
+	};
+	struct statfs sfs;
+	if (statfs(path, &sfs) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		if ((unsigned long)sfs.f_type == fine[i])
+			return true;
+	}
+	return false;
+}
+
+void maildir_stamp_clock(struct timespec *now_r)
+{
+	clock_gettime(CLOCK_REALTIME_COARSE, now_r);
+}
+
+bool maildir_stamp_is_unsettled(const struct maildir_stamp *stamp,
+				const struct timespec *taken, bool fine_clock)
+{
+	if (!stamp->exists)
+		return false;
+	if (!fine_clock || stamp->mtime_nsec == 0)
+		return (int64_t)taken->tv_sec - stamp->mtime_sec < MAILDIR_STAMP_RECENT_SECS;
+	/* A change after the stamp was read gets an mtime of at least the coarse clock
+	 * then, which is at least taken: an mtime clearly below taken cannot recur. */
+	int64_t mtime_ns = stamp->mtime_sec * 1000000000 + stamp->mtime_nsec;
+	int64_t taken_ns = (int64_t)taken->tv_sec * 1000000000 + taken->tv_nsec;
+	return mtime_ns > taken_ns - MAILDIR_STAMP_SETTLE_NSECS;
 }
 
 int maildir_file_read(const char *path, size_t max_size, char **data_r, size_t *size_r)

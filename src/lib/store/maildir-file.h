@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct maildir_stamp {
 	bool exists;
@@ -24,6 +25,18 @@ bool maildir_stamp_equal(const struct maildir_stamp *a, const struct maildir_sta
 /* True when the mtime is so close to now that a later change in the same clock tick
  * could go unnoticed (the stamp cannot be trusted yet). */
 bool maildir_stamp_is_recent(const struct maildir_stamp *stamp);
+
+/* Does the file system at path stamp mtimes from the local clock in nanoseconds
+ * (ext4, tmpfs, xfs, btrfs)? Network and unknown ones: false. */
+bool maildir_fs_has_fine_clock(const char *path);
+/* The clock to read (before the stamps) for maildir_stamp_is_unsettled. */
+void maildir_stamp_clock(struct timespec *now_r);
+/* Could a change made after the stamp was read leave it the same (same mtime tick)?
+ * taken: maildir_stamp_clock() read before the stamp. On a fine_clock file system
+ * only when the mtime is within 20 ms of taken; otherwise within 2 seconds (as
+ * maildir_stamp_is_recent). */
+bool maildir_stamp_is_unsettled(const struct maildir_stamp *stamp,
+				const struct timespec *taken, bool fine_clock);
 
 /* Read a whole file of at most max_size bytes (NUL-terminated copy in *data_r).
  * 1 read, 0 missing, -1 error (errno; EFBIG when too large). */

@@ -161,6 +161,7 @@ static struct maildir_folder *folder_new(struct maildir_user *user, const char *
 	mb->colon = user->colon;
 	mb->dir_ino = ino;
 	mb->can_write = access(path, W_OK) == 0;
+	mb->fine_clock = maildir_fs_has_fine_clock(path);
 	mb->refcount = 1;
 	unsigned int h = path_hash(path);
 	mb->hash_next = folder_hash[h];

@@ -150,6 +150,14 @@ static void get_stamps(const struct maildir_folder *mb, struct maildir_stamp st[
 	get_stamps_at(mb->path, st);
 }
 
+/* new/ or cur/ changed so recently that a further change may not show in them yet */
+static bool stamps_unsettled(const struct maildir_folder *mb, const struct maildir_stamp st[4],
+			     const struct timespec *taken)
+{
+	return maildir_stamp_is_unsettled(&st[0], taken, mb->fine_clock) ||
+	       maildir_stamp_is_unsettled(&st[1], taken, mb->fine_clock);
+}
+
 static bool stamps_changed(const struct maildir_folder *mb)
 {
 	struct maildir_stamp st[4];
@@ -482,10 +490,12 @@ static int scan_locked(struct maildir_folder *mb, struct store_error *error_r)
 	struct scan scan;
 	bool stable = false;
 	memset(&scan, 0, sizeof(scan));
+	struct timespec taken;
 	for (unsigned int attempt = 0; attempt < 3 && !stable; attempt++) {
 		scan_free(&scan);
 		maildir_uidlist_free(&mb->uidlist);
 		mb->uidlist_dirty = false;
+		maildir_stamp_clock(&taken);
 		get_stamps(mb, before);
 		load_keywords(mb);
 		mb->uidlist = read_uidlist(mb);
@@ -504,8 +514,7 @@ static int scan_locked(struct maildir_folder *mb, struct store_error *error_r)
 	mb->state.st_cur = before[1];
 	mb->state.st_uidlist = before[2];
 	mb->state.st_keywords = before[3];
-	mb->state.unstable = !stable || maildir_stamp_is_recent(&before[0]) ||
-			     maildir_stamp_is_recent(&before[1]);
+	mb->state.unstable = !stable || stamps_unsettled(mb, before, &taken);
 	return 0;
 }
 
@@ -568,8 +577,10 @@ static int verify_unlocked(struct maildir_folder *mb)
 	struct maildir_state *st = &mb->state;
 	struct maildir_stamp before[4], after[4];
 	struct scan scan;
+	struct timespec taken;
 	if (!st->valid)
 		return 0;
+	maildir_stamp_clock(&taken);
 	get_stamps(mb, before);
 	if (!maildir_stamp_equal(&before[2], &st->st_uidlist) && !uidlist_agrees(mb))
 		return 0;
@@ -585,8 +596,7 @@ static int verify_unlocked(struct maildir_folder *mb)
 		scan_free(&scan);
 		if (!same)
 			return 0;
-		st->unstable = maildir_stamp_is_recent(&before[0]) ||
-			       maildir_stamp_is_recent(&before[1]);
+		st->unstable = stamps_unsettled(mb, before, &taken);
 	}
 	st->st_new = before[0];
 	st->st_cur = before[1];

@@ -40,6 +40,7 @@ struct maildir_folder {
 	char *name;                  /* IMAP name it was first opened as (for logs) */
 	char *path;                  /* folder directory */
 	char colon;                  /* the info separator of its user's maildir */
+	bool fine_clock;             /* local fs with ns mtimes (maildir_fs_has_fine_clock) */
 	struct maildir_state state;
 	struct maildir_keywords kw;
 	struct maildir_stamp st_index;   /* the index file we last read or wrote */
