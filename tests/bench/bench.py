@@ -401,8 +401,14 @@ class Bench:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         # A server that cannot keep up must not hold the whole bench: stop imapbench
-        # after `timeout` seconds; figures measured before (idle memory) are kept.
-        killer = threading.Timer(timeout, proc.terminate) if timeout else None
+        # after `timeout` seconds (it reports what it measured until then); figures
+        # measured before (idle memory) are kept.
+        stopped = threading.Event()
+
+        def stop():
+            stopped.set()
+            proc.terminate()
+        killer = threading.Timer(timeout, stop) if timeout else None
         if killer:
             killer.start()
         result, ready_mem, table_lines = None, None, []
@@ -422,10 +428,12 @@ class Bench:
         t_err.join(5)
         cpu = sampler.finish()
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if result is None and proc.returncode == -signal.SIGTERM and timeout:
+        if stopped.is_set():
             err_lines.append("imapbench stopped after %d s (the server did not finish the "
                              "scenario in time)\n" % timeout)
-            if ready_mem:
+            if result is not None:
+                result["timed_out"] = True
+            elif ready_mem:
                 result = {"scenario": label, "secs": time.time() - t0, "sessions": 0,
                           "errors": 1, "timed_out": True, "cmds": {},
                           "idle_sessions": ready_mem.get("idle_sessions")}
@@ -688,9 +696,8 @@ def main():
                 log(table(sc, runs[sc]))
                 for name, rs in runs[sc].items():
                     if any(r.get("timed_out") for r in rs):
-                        log("note: %s's %s run was stopped after %d s; only the figures "
-                            "measured before (idle memory) are shown"
-                            % (name, sc, p["idle_timeout"]))
+                        log("note: %s's %s run was stopped after %d s; the figures are "
+                            "those measured until then" % (name, sc, p["idle_timeout"]))
                 if sc == "idle-fleet" and p["dovecot_idle"] < p["idle"]:
                     log("note: Dovecot's idle-fleet capped at %d sessions (a process per "
                         "session; %d do not fit on this machine), pymap ran %d"

@@ -619,6 +619,15 @@ static void report(void)
 }
 
 /* ---- main loop ---- */
+/* SIGTERM (bench.py's time limit): stop and report what was measured so far. */
+static volatile sig_atomic_t terminated;
+
+static void on_sigterm(int signo)
+{
+	(void)signo;
+	terminated = 1;
+}
+
 static void run_timers(void)
 {
 	uint64_t now = now_us();
@@ -640,6 +649,12 @@ static void loop(void)
 			bench_stop();
 		if (g.active == 0)
 			break;
+		if (terminated) {
+			fprintf(stderr, "imapbench: stopped by SIGTERM with %d connections busy; "
+				"reporting what was measured\n", g.active);
+			g.errors++;
+			break;
+		}
 		if (g.stopping && now > g.t_stop + 20000000u) {
 			fprintf(stderr, "imapbench: %d connections still busy 20 s after the end\n",
 				g.active);
@@ -734,6 +749,10 @@ int main(int argc, char **argv)
 	if (g.sc->name == NULL)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigterm;
+	sigaction(SIGTERM, &sa, NULL);
 	raise_nofile();
 	n_conns = opt.conns;
 	if (strcmp(g.sc->name, "idle-fleet") == 0) {
