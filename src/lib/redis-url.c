@@ -225,7 +225,7 @@ static int parse_rest(const char *rest, struct redis_url *url, const char **erro
 	return parse_db_path(slash + 1, len - hostlen - 1, url, error_r);
 }
 
-int redis_url_parse(const char *str, bool allow_tls, struct redis_url *url_r,
+int redis_url_parse(const char *str, struct redis_url *url_r,
 		    const char **error_r)
 {
 	struct redis_url url;
@@ -251,7 +251,6 @@ int redis_url_parse(const char *str, bool allow_tls, struct redis_url *url_r,
 		redis_url_free(&url);
 		return -1;
 	}
-	(void)allow_tls;
 	if (url.kind != REDIS_URL_TLS && (url.tls_ca_file != NULL || url.tls_cert_file != NULL ||
 					  url.tls_key_file != NULL || url.tls_server_name != NULL)) {
 		redis_url_free(&url);

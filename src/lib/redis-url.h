@@ -35,10 +35,8 @@ struct redis_url {
 	char *tls_server_name;        /* NULL: host */
 };
 
-/* 0, or -1 with a static *error_r. Free with redis_url_free(). allow_tls is ignored
- * (rediss:// is always accepted since redis-net.c brings its own TLS); it stays until
- * the callers drop the argument. */
-int redis_url_parse(const char *str, bool allow_tls, struct redis_url *url_r,
+/* 0, or -1 with a static *error_r. Free with redis_url_free(). */
+int redis_url_parse(const char *str, struct redis_url *url_r,
 		    const char **error_r);
 /* A deep copy with host/port replaced (a cluster node of the same deployment: same
  * credentials, database and TLS settings; a unix:// URL becomes redis://). */

@@ -54,7 +54,7 @@ struct redis_users *redis_users_create(const json_t *config, const char **error_
 	const char *prefix = config_get(config, "users_prefix");
 	const char *sep = config_get(config, "separator");
 	struct redis_url url;
-	if (redis_url_parse(address != NULL ? address : "redis://localhost", false, &url,
+	if (redis_url_parse(address != NULL ? address : "redis://localhost", &url,
 			    error_r) < 0)
 		return NULL;
 	struct redis_users *users = i_new0(struct redis_users);

@@ -113,7 +113,7 @@ static void test_start(void)
 	const char *error;
 	snprintf(str, sizeof(str), "redis://127.0.0.1:%u?timeout=2000&connect_timeout=1000",
 		 ports[0]);
-	TEST_ASSERT_INT_EQ(redis_url_parse(str, false, &url, &error), 0);
+	TEST_ASSERT_INT_EQ(redis_url_parse(str, &url, &error), 0);
 	conn = redis_conn_create(&url);
 }
 

@@ -22,7 +22,7 @@ static struct redis_conn *tls_conn(const char *ca, const char *extra)
 	struct redis_url url;
 	const char *error = NULL;
 	char *str = test_redis_tls_url(ca, extra);
-	int ret = redis_url_parse(str, false, &url, &error);
+	int ret = redis_url_parse(str, &url, &error);
 	free(str);
 	TEST_ASSERT_INT_EQ(ret, 0);
 	return ret == 0 ? redis_conn_create(&url) : NULL;
@@ -88,7 +88,7 @@ static struct redis_net *net_connect(const char *ca, const char *extra, const ch
 {
 	struct redis_url url;
 	char *str = test_redis_tls_url(ca, extra);
-	if (redis_url_parse(str, false, &url, error_r) < 0)
+	if (redis_url_parse(str, &url, error_r) < 0)
 		abort();
 	free(str);
 	struct redis_net *net = redis_net_connect(&url, error_r);
@@ -183,12 +183,12 @@ static void test_silent_peer_times_out(void)
 	struct redis_url url;
 	const char *error = NULL;
 	snprintf(str, sizeof(str), "rediss://127.0.0.1:%u?connect_timeout=200", port);
-	TEST_ASSERT_INT_EQ(redis_url_parse(str, false, &url, &error), 0);
+	TEST_ASSERT_INT_EQ(redis_url_parse(str, &url, &error), 0);
 	TEST_ASSERT(redis_net_connect(&url, &error) == NULL);
 	TEST_ASSERT(error != NULL && strstr(error, "TLS handshake timed out") != NULL);
 	redis_url_free(&url);
 	snprintf(str, sizeof(str), "redis://127.0.0.1:%u?timeout=200", port);
-	TEST_ASSERT_INT_EQ(redis_url_parse(str, false, &url, &error), 0);
+	TEST_ASSERT_INT_EQ(redis_url_parse(str, &url, &error), 0);
 	struct redis_net *net = redis_net_connect(&url, &error);
 	redisReply *reply;
 	const char *ping[] = { "PING" };

@@ -145,7 +145,7 @@ static inline int test_redis_start_tls(void)
 	char *str = test_redis_tls_url("ca", "");
 	struct redis_url url;
 	const char *error;
-	int ret = redis_url_parse(str, true, &url, &error);
+	int ret = redis_url_parse(str, &url, &error);
 	free(str);
 	for (int i = 0; ret == 0 && i < 200; i++) {
 		struct redis_net *net = redis_net_connect(&url, &error);

@@ -29,10 +29,10 @@ static int redis_create(const json_t *config, struct ioloop *loop, struct store 
 		address = config_get(config, "redis", "address");
 	if (address == NULL)
 		address = "redis://localhost";
-	if (redis_url_parse(address, false, &url, error_r) < 0)
+	if (redis_url_parse(address, &url, error_r) < 0)
 		return -1;
 	struct redis_store *store = i_new0(struct redis_store);
-	if (redis_url_parse(address, false, &store->sub_url, error_r) < 0)
+	if (redis_url_parse(address, &store->sub_url, error_r) < 0)
 		i_assert(false);
 	store->conn = redis_conn_create(&url);
 	store->sep = sep != NULL && sep[0] != '\0' ? sep[0] : '/';
