@@ -259,6 +259,28 @@ static int tls_handshake(struct redis_net *net, uint64_t deadline, const char **
 	}
 }
 
+/* What an SSL_read/SSL_write result n <= 0 means: NET_AGAIN (*wait_r says for what),
+ * 0 for the peer's close_notify on a read, else -1 with *error_r. */
+static ssize_t ssl_failure(struct redis_net *net, int n, const char *what, short *wait_r,
+			   const char **error_r)
+{
+	switch (SSL_get_error(net->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		*wait_r = POLLIN;
+		return NET_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		*wait_r = POLLOUT;
+		return NET_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		if (strcmp(what, "read") == 0)
+			return 0;
+		/* fall through */
+	default:
+		*error_r = net_fail("TLS %s: %s", what, ssl_error_text());
+		return -1;
+	}
+}
+
 /* >0 bytes, 0 EOF, -1 error (*error_r), NET_AGAIN (*wait_r). */
 static ssize_t net_read(struct redis_net *net, void *buf, size_t size, short *wait_r,
 			const char **error_r)
@@ -277,21 +299,7 @@ static ssize_t net_read(struct redis_net *net, void *buf, size_t size, short *wa
 	ERR_clear_error();
 	errno = 0;
 	int n = SSL_read(net->ssl, buf, size > INT32_MAX ? INT32_MAX : (int)size);
-	if (n > 0)
-		return n;
-	switch (SSL_get_error(net->ssl, n)) {
-	case SSL_ERROR_WANT_READ:
-		*wait_r = POLLIN;
-		return NET_AGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		*wait_r = POLLOUT;
-		return NET_AGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	default:
-		*error_r = net_fail("TLS read: %s", ssl_error_text());
-		return -1;
-	}
+	return n > 0 ? n : ssl_failure(net, n, "read", wait_r, error_r);
 }
 
 static ssize_t net_write(struct redis_net *net, const char *data, size_t size,
@@ -311,19 +319,7 @@ static ssize_t net_write(struct redis_net *net, const char *data, size_t size,
 	ERR_clear_error();
 	errno = 0;
 	int n = SSL_write(net->ssl, data, size > INT32_MAX ? INT32_MAX : (int)size);
-	if (n > 0)
-		return n;
-	switch (SSL_get_error(net->ssl, n)) {
-	case SSL_ERROR_WANT_READ:
-		*wait_r = POLLIN;
-		return NET_AGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		*wait_r = POLLOUT;
-		return NET_AGAIN;
-	default:
-		*error_r = net_fail("TLS write: %s", ssl_error_text());
-		return -1;
-	}
+	return n > 0 ? n : ssl_failure(net, n, "write", wait_r, error_r);
 }
 
 /* Before retrying an operation that would block: a blocking socket waits inside the
