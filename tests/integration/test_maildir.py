@@ -148,6 +148,45 @@ def test_reading_others_changes_writes_nothing(tmp_path, pymap_server):
     b.logout()
 
 
+def test_mta_deliveries_during_own_changes_are_never_missed(tmp_path, pymap_server):
+    """An MTA delivering into new/ while a session changes flags (the writer takes its
+    post-change stamps; readers check without the lock): in each round one file
+    arrives during a STORE, and right after it every session must see it (a file
+    hidden by trusting the writer's stamps would stay unseen until the next change)."""
+    import random
+    import threading
+    base = make_base(tmp_path)
+    root = base / "demouser"
+    s = pymap_server(["maildir", str(base)])
+    a, b = connect(s), connect(s)
+    for i in range(5):
+        assert a.append("INBOX", None, None, b"Subject: own %d\r\n\r\nx\r\n" % i)[0] == "OK"
+    select_info(a, "INBOX")
+    select_info(b, "INBOX")
+    uid, gid = os.stat(root).st_uid, os.stat(root).st_gid
+    rng = random.Random(8)
+
+    def deliver(i, delay):
+        tmp = root / "tmp" / ("1700000000.M%dP7.mta" % i)
+        tmp.write_bytes(b"Subject: mta %d\n\nm\n" % i)
+        os.chown(tmp, uid, gid)
+        time.sleep(delay)
+        os.rename(tmp, root / "new" / tmp.name)
+
+    rounds = 150
+    for i in range(rounds):
+        t = threading.Thread(target=deliver, args=(i, rng.random() * 0.002))
+        t.start()
+        assert a.store("1:5", "+FLAGS" if i % 2 else "-FLAGS", r"(\Flagged)")[0] == "OK"
+        t.join()
+        assert b.noop()[0] == "OK"
+        assert len(fetch_flags(b)) == 5 + i + 1, i
+    uidlist = (root / "dovecot-uidlist").read_bytes()
+    for i in range(rounds):
+        assert b"1700000000.M%dP7.mta" % i in uidlist
+    a.logout()
+    b.logout()
+
 def connect_retry(server, timeout=60):
     """Connect once the master has restarted a killed worker (it backs off)."""
     deadline = time.monotonic() + timeout
