@@ -31,10 +31,12 @@
 #define WATCH_POLL_MSECS 1000
 #define WATCH_RETRY_MSECS 30000
 #define WATCH_READ_MAX_ROUNDS 64
+/* IN_MASK_ADD: adding a directory that is watched already (the same folder opened
+ * again, or a directory that is also another folder's) must not take events away. */
 #define WATCH_DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
-			IN_DONT_FOLLOW | IN_ONLYDIR)
+			IN_DONT_FOLLOW | IN_ONLYDIR | IN_MASK_ADD)
 #define WATCH_ROOT_MASK (IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | \
-			 IN_DONT_FOLLOW | IN_ONLYDIR)
+			 IN_DONT_FOLLOW | IN_ONLYDIR | IN_MASK_ADD)
 
 enum wdir_kind { WDIR_ROOT, WDIR_NEW, WDIR_CUR, WDIR_COUNT };
 static const char *const wdir_names[WDIR_COUNT] = { NULL, "new", "cur" };
