@@ -5,10 +5,15 @@
  * in a hash table; a folder whose directory was replaced (deleted and made again, or
  * renamed away) is taken out of the table and a new one made. Unreferenced folders
  * stay in an idle list, newest first, until there are too many or they hold too many
- * messages. The process is single-threaded: the table needs no lock. */
+ * messages. The process is single-threaded: the table needs no lock. Also here: a
+ * folder's keyword table (dovecot-keywords under its own dotlock) and STATUS. */
 #include "store-maildir.h"
 #include "maildir-lock.h"
 #include "alloc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
 
 #include <string.h>
 #include <sys/stat.h>
@@ -203,4 +208,125 @@ int maildir_folder_get(struct maildir_user *user, const char *name,
 	}
 	*folder_r = mb;
 	return 0;
+}
+
+/* ---- keywords and STATUS of a folder ---- */
+
+static int add_keywords_locked(struct maildir_folder *mb, const char *const *names,
+			       unsigned int count, struct store_error *error_r)
+{
+	struct maildir_lock *lock;
+	char *path = i_strdup_printf("%s/%s", mb->path, MAILDIR_KEYWORDS_NAME);
+	int ret = -1;
+	if (maildir_lock_acquire(path, MAILDIR_LOCK_WAIT_MSECS, MAILDIR_LOCK_STALE_SECS,
+				 &lock) < 0) {
+		maildir_set_errno_error(error_r, "lock dovecot-keywords");
+		free(path);
+		return -1;
+	}
+	if (maildir_keywords_read(path, &mb->kw) < 0) {
+		maildir_set_errno_error(error_r, "read dovecot-keywords");
+		goto out;
+	}
+	for (unsigned int i = 0; i < count; i++) {
+		if (maildir_keywords_add(&mb->kw, names[i]) < 0) {
+			store_error_set(error_r, STORE_ERR_LIMIT, "Too many keywords in this mailbox.");
+			(void)maildir_keywords_read(path, &mb->kw);
+			goto out;
+		}
+	}
+	if (maildir_keywords_write(path, &mb->kw) < 0) {
+		maildir_set_errno_error(error_r, "write dovecot-keywords");
+		goto out;
+	}
+	(void)maildir_stamp_get(path, &mb->kw_stamp);
+	ret = 0;
+out:
+	maildir_lock_release(&lock);
+	free(path);
+	return ret;
+}
+
+int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
+			  unsigned int count, bool add, uint32_t *letters_r,
+			  struct store_error *error_r)
+{
+	uint32_t letters = 0;
+	bool missing = false;
+	for (unsigned int i = 0; i < count; i++) {
+		int idx = maildir_keywords_lookup(&mb->kw, names[i]);
+		if (idx >= 0)
+			letters |= 1u << idx;
+		else
+			missing = true;
+	}
+	if (missing && add) {
+		if (add_keywords_locked(mb, names, count, error_r) < 0)
+			return -1;
+		letters = 0;
+		for (unsigned int i = 0; i < count; i++)
+			letters |= 1u << maildir_keywords_lookup(&mb->kw, names[i]);
+	}
+	*letters_r = letters;
+	return 0;
+}
+
+int maildir_status_from_index(struct maildir_user *user, const char *name,
+			       struct store_mailbox_status *status_r)
+{
+	struct maildir_state hdr;
+	struct maildir_index_counts counts;
+	struct maildir_stamp st[4];
+	struct store_error error;
+	char *path, *file;
+	uint64_t ino;
+	if (maildir_folder_path(user, name, &path, &error) < 0)
+		return 0;
+	file = i_strdup_printf("%s/cur", path);
+	bool usable = maildir_folder_lookup(path) == NULL && dir_ino(path, &ino) &&
+		      dir_ino(file, &ino);
+	free(file);
+	file = i_strdup_printf("%s/%s", path, MAILDIR_INDEX_NAME);
+	if (usable && maildir_index_read_header(file, &hdr, &counts) > 0) {
+		maildir_folder_stamps(path, st);
+		usable = !hdr.unstable && maildir_stamp_equal(&st[0], &hdr.st_new) &&
+			 maildir_stamp_equal(&st[1], &hdr.st_cur) &&
+			 maildir_stamp_equal(&st[2], &hdr.st_uidlist) &&
+			 maildir_stamp_equal(&st[3], &hdr.st_keywords);
+	} else {
+		usable = false;
+	}
+	if (usable) {
+		memset(status_r, 0, sizeof(*status_r));
+		status_r->uidvalidity = hdr.uidvalidity;
+		status_r->uidnext = hdr.next_uid;
+		status_r->messages = counts.count;
+		status_r->unseen = counts.unseen;
+		status_r->recent = counts.recent;
+		status_r->highest_modseq = hdr.modseq;
+		status_r->readonly = access(path, W_OK) != 0;
+		snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s", hdr.guid);
+	}
+	free(file);
+	free(path);
+	return usable ? 1 : 0;
+}
+
+void maildir_status_from_state(const struct maildir_folder *mb,
+			       struct store_mailbox_status *status_r)
+{
+	const struct maildir_state *st = &mb->state;
+	memset(status_r, 0, sizeof(*status_r));
+	status_r->uidvalidity = st->uidvalidity;
+	status_r->uidnext = st->next_uid;
+	status_r->messages = st->count;
+	for (unsigned int i = 0; i < st->count; i++) {
+		if ((st->msgs[i].meta.flags.system & STORE_FLAG_SEEN) == 0)
+			status_r->unseen++;
+		if (st->msgs[i].meta.uid >= st->first_recent_uid)
+			status_r->recent++;
+	}
+	status_r->highest_modseq = st->modseq;
+	status_r->readonly = !mb->can_write;
+	snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s", st->guid);
 }

@@ -3,6 +3,8 @@
 /* The maildir backend's internal interface, shared by its modules:
  *   store-maildir.c         store, users, folder list, create/delete/rename, subscriptions
  *   store-maildir-sync.c    one folder's state: index load, directory scan, UIDs, locks
+ *   store-maildir-folder.c  the process's table of shared folder states; keywords;
+ *                           STATUS
  *   store-maildir-mbox.c    open folders: snapshot, changes, recent, flags, expunge,
  *                           content
  *   store-maildir-save.c    append and copy/move: tmp/ -> new/|cur/, crash safe
@@ -97,11 +99,14 @@ int maildir_mbox_write_uidlist(struct maildir_folder *mb, struct store_error *er
  * APPEND change; the uidlist gets its record. */
 struct maildir_msg *maildir_mbox_add_new(struct maildir_folder *mb, const char *name,
 					 bool in_new, const struct store_message_meta *meta);
-/* Resolve keyword names to letters, adding them to dovecot-keywords (locked mb). With
- * add=false unknown names are skipped. */
+/* (store-maildir-folder.c) Resolve keyword names to letters, adding them to
+ * dovecot-keywords (locked mb). With add=false unknown names are skipped. */
 int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
 			  unsigned int count, bool add, uint32_t *letters_r,
 			  struct store_error *error_r);
+/* Stamps of new/, cur/, dovecot-uidlist and dovecot-keywords of folder dir (missing
+ * or unreadable: zeroed). */
+void maildir_folder_stamps(const char *dir, struct maildir_stamp st[4]);
 /* Path of a message file (malloc'ed). */
 char *maildir_msg_path(const struct maildir_folder *mb, const struct maildir_msg *msg);
 /* Map errno of a failed write to a store error (and log it). */
@@ -111,8 +116,9 @@ int maildir_folder_path(struct maildir_user *user, const char *name, char **path
 			struct store_error *error_r);
 /* A new modseq base: microseconds since the epoch (larger than any earlier one). */
 uint64_t maildir_modseq_base(void);
-/* STATUS of a folder this process has no state of, from the index header alone when
- * its stamps still match the disk: 1 answered, 0 not possible (use a folder state). */
+/* (store-maildir-folder.c) STATUS of a folder this process has no state of, from
+ * the index header alone when its stamps still match the disk: 1 answered, 0 not
+ * possible (use a folder state). */
 int maildir_status_from_index(struct maildir_user *user, const char *name,
 			      struct store_mailbox_status *status_r);
 void maildir_status_from_state(const struct maildir_folder *mb,
