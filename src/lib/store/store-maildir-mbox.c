@@ -43,7 +43,6 @@ int maildir_mailbox_open(struct store_user *user, const char *name, bool readonl
 	}
 	struct maildir_mailbox *mbox = i_new0(struct maildir_mailbox);
 	mbox->folder = folder;
-	mbox->mb.path = folder->path;
 	mbox->base.user = user;
 	mbox->base.name = i_strdup(name);
 	mbox->base.readonly = readonly || !folder->can_write;

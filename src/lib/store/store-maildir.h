@@ -57,21 +57,15 @@ struct maildir_folder {
 	struct maildir_state lock_sig;   /* header fields only, no arrays */
 	bool index_stale;                /* the index file is missing or unreadable */
 	struct maildir_mime *mime;       /* the MIME parse cache, opened on first use */
-	/* the process's table of folders (store-maildir-sync.c) */
+	/* the process's table of folders (store-maildir-folder.c) */
 	unsigned int refcount;
 	bool in_table;
 	struct maildir_folder *hash_next;
 	struct maildir_folder *idle_prev, *idle_next;   /* when refcount is 0 */
 };
 
-/* What a handle shows of its folder to maildir-watch.c (which only needs the path). */
-struct maildir_mbox {
-	char *path;
-};
-
 struct maildir_mailbox {
 	struct store_mailbox base;
-	struct maildir_mbox mb;          /* mb.path == folder->path */
 	struct maildir_folder *folder;
 };
 
