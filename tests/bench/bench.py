@@ -626,6 +626,8 @@ def parse_args():
     ap.add_argument("--dovecot-idle", type=int,
                     help="idle-fleet sessions for Dovecot (full run: 2000, a process each)")
     ap.add_argument("--big-count", type=int, help="messages in the fetch-big mailbox")
+    ap.add_argument("--login-conns", type=int,
+                    help="connections of the login scenario (quick: 8, full: 16)")
     ap.add_argument("--no-dovecot", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--json", help="write all runs to this file")
@@ -640,6 +642,8 @@ def main():
     for key in ("rounds", "idle", "dovecot_idle", "big_count"):
         if getattr(args, key) is not None:
             p[key] = getattr(args, key)
+    if args.login_conns is not None:
+        p["login"] = (args.login_conns, p["login"][1])
     if args.idle is not None and args.dovecot_idle is None:
         p["dovecot_idle"] = min(args.idle, FULL["dovecot_idle"])
     p["dovecot_idle"] = min(p["dovecot_idle"], p["idle"])
