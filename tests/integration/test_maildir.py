@@ -282,10 +282,17 @@ def fetch_structure(c, seqs="1:*"):
         for item in data if item is not None and item != b")"]
 
 
-def message_file(root, index):
-    """Path of the index-th message file by base name (= UID order for APPENDs)."""
-    files = [root / d / n for d in ("cur", "new") for n in os.listdir(root / d)]
-    return sorted(files, key=lambda p: p.name)[index]
+def message_file(root, uid):
+    """Path of the message file of a UID, by its dovecot-uidlist record. (Not by sorting
+    file names: the microseconds in a maildir name are not zero-padded, as in Dovecot's
+    names, so "1.M99999..." sorts after "1.M100000..." and name order is not UID order.)"""
+    lines = (root / "dovecot-uidlist").read_bytes().decode().splitlines()[1:]
+    bases = {int(line.split(None, 1)[0]): line.rsplit(":", 1)[1] for line in lines if line}
+    base = bases[uid]
+    files = [root / d / n for d in ("cur", "new") for n in os.listdir(root / d)
+             if n == base or n.startswith(base + ":")]
+    assert len(files) == 1, files
+    return files[0]
 
 
 def test_mime_cache_serves_fetch_without_reparsing(tmp_path, pymap_server):
@@ -308,7 +315,8 @@ def test_mime_cache_serves_fetch_without_reparsing(tmp_path, pymap_server):
     assert cache.read_bytes()[:8] == b"PYMAPMC1"
 
     # same size, same name, new content: served from the cache
-    path = message_file(root, 0)
+    path = message_file(root, 1)
+    assert path.read_bytes() == MIME_MSG
     changed = MIME_MSG.replace(b"Subject: first", b"Subject: FIRST")
     with open(path, "r+b") as f:
         f.write(changed)
