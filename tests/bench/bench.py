@@ -32,7 +32,7 @@ QUICK = dict(rounds=2, login=(8, 2), mixed=(8, 3), fetch=(1, 2), append=(2, 2),
 # dovecot_idle: Dovecot runs an imap process per session (~0.5 MiB PSS, ~5 MiB RSS each);
 # 10,000 of them do not fit on a 2-CPU machine (the load average reached 3,300 and the
 # run never finished), so its idle-fleet is capped; pymap runs the full 10,000.
-FULL = dict(rounds=3, login=(16, 8), mixed=(50, 10), fetch=(2, 8), append=(4, 8),
+FULL = dict(rounds=3, login=(16, 8), mixed=(50, 10), fetch=(2, 20), append=(4, 8),
             big_count=100000, idle=10000, dovecot_idle=2000, deliveries=20, idle_timeout=240)
 
 
