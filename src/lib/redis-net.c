@@ -22,6 +22,9 @@
 #include <openssl/x509v3.h>
 
 #define NET_READ_CHUNK 16384
+/* The pub/sub connection reads at most this much per callback (other sessions go
+ * on; what OpenSSL still holds is read in the next round). */
+#define NET_READS_PER_CALLBACK 4
 /* net_read / net_write: would block, wait for *wait_r. */
 #define NET_AGAIN (-2)
 
@@ -34,6 +37,13 @@ struct redis_net {
 	/* Blocking socket with SO_RCVTIMEO/SO_SNDTIMEO = the command timeout (one
 	 * syscall per read, no poll); false after redis_net_set_nonblocking(). */
 	bool blocking;
+	/* What the reply being parsed has cost so far (reset when one completes), against
+	 * the limits: a broken or hostile server cannot make us allocate without bound. */
+	size_t reply_bytes, reply_objects;
+	size_t max_reply_bytes, max_reply_objects;
+	bool reply_too_large;
+	redisReplyObjectFunctions bounded_fn;    /* hiredis's, counting objects */
+	const redisReplyObjectFunctions *hiredis_fn;
 };
 
 static char net_error[256];
@@ -341,6 +351,11 @@ int redis_net_write(struct redis_net *net, const char *data, size_t len,
 		ssize_t n = net_write(net, data + off, len - off, &wait, error_r);
 		if (n > 0) {
 			off += (size_t)n;
+			/* a peer that reads slowly must not stretch the command timeout */
+			if (off < len && now_ms() >= deadline) {
+				*error_r = net_fail("write timed out");
+				return -1;
+			}
 			continue;
 		}
 		if (n != NET_AGAIN)
@@ -353,15 +368,88 @@ int redis_net_write(struct redis_net *net, const char *data, size_t len,
 	return 0;
 }
 
+/* hiredis's reply object functions, counting the objects of the reply being parsed:
+ * a reply announcing more elements than the limit fails before hiredis allocates
+ * them (NULL makes the reader fail). */
+static bool reply_may_grow(const redisReadTask *task, size_t objects)
+{
+	struct redis_net *net = task->privdata;
+	if (net->reply_objects + objects > net->max_reply_objects) {
+		net->reply_too_large = true;
+		return false;
+	}
+	net->reply_objects += objects;
+	return true;
+}
+
+static void *bounded_string(const redisReadTask *task, char *str, size_t len)
+{
+	struct redis_net *net = task->privdata;
+	return reply_may_grow(task, 1) ? net->hiredis_fn->createString(task, str, len) : NULL;
+}
+
+static void *bounded_array(const redisReadTask *task, int elements)
+{
+	struct redis_net *net = task->privdata;
+	return reply_may_grow(task, 1 + (elements > 0 ? (size_t)elements : 0)) ?
+		net->hiredis_fn->createArray(task, elements) : NULL;
+}
+
+static void *bounded_integer(const redisReadTask *task, long long value)
+{
+	struct redis_net *net = task->privdata;
+	return reply_may_grow(task, 1) ? net->hiredis_fn->createInteger(task, value) : NULL;
+}
+
+static void *bounded_nil(const redisReadTask *task)
+{
+	struct redis_net *net = task->privdata;
+	return reply_may_grow(task, 1) ? net->hiredis_fn->createNil(task) : NULL;
+}
+
+static int reader_init(struct redis_net *net)
+{
+	net->reader = redisReaderCreate();
+	if (net->reader == NULL)
+		return -1;
+	net->hiredis_fn = net->reader->fn;
+	net->bounded_fn = *net->reader->fn;
+	net->bounded_fn.createString = bounded_string;
+	net->bounded_fn.createArray = bounded_array;
+	net->bounded_fn.createInteger = bounded_integer;
+	net->bounded_fn.createNil = bounded_nil;
+	net->reader->fn = &net->bounded_fn;
+	net->reader->privdata = net;
+	net->max_reply_bytes = REDIS_NET_MAX_REPLY_BYTES;
+	net->max_reply_objects = REDIS_NET_MAX_REPLY_OBJECTS;
+	return 0;
+}
+
+void redis_net_set_reply_limits(struct redis_net *net, size_t max_bytes, size_t max_objects)
+{
+	net->max_reply_bytes = max_bytes;
+	net->max_reply_objects = max_objects;
+}
+
+static const char *reply_limit_error(struct redis_net *net)
+{
+	return net_fail("reply over the limit (%zu bytes, %zu elements): connection dropped",
+			net->max_reply_bytes, net->max_reply_objects);
+}
+
 int redis_net_next_reply(struct redis_net *net, redisReply **reply_r, const char **error_r)
 {
 	void *reply = NULL;
 	if (redisReaderGetReply(net->reader, &reply) != REDIS_OK) {
-		*error_r = net_fail("protocol error: %s", net->reader->errstr);
+		*error_r = net->reply_too_large ? reply_limit_error(net) :
+			net_fail("protocol error: %s", net->reader->errstr);
 		return -1;
 	}
 	if (reply == NULL)
 		return 0;
+	/* the next reply starts its own count (bytes of it already read are not
+	 * counted: at most what this one was allowed) */
+	net->reply_bytes = net->reply_objects = 0;
 	*reply_r = reply;
 	return 1;
 }
@@ -373,9 +461,16 @@ static ssize_t net_fill(struct redis_net *net, short *wait_r, const char **error
 	ssize_t n = net_read(net, buf, sizeof(buf), wait_r, error_r);
 	if (n == 0)
 		*error_r = net_fail("connection closed by Redis");
-	if (n > 0 && redisReaderFeed(net->reader, buf, (size_t)n) != REDIS_OK) {
-		*error_r = net_fail("protocol error: %s", net->reader->errstr);
-		return -1;
+	if (n > 0) {
+		net->reply_bytes += (size_t)n;
+		if (net->reply_bytes > net->max_reply_bytes) {
+			*error_r = reply_limit_error(net);
+			return -1;
+		}
+		if (redisReaderFeed(net->reader, buf, (size_t)n) != REDIS_OK) {
+			*error_r = net_fail("protocol error: %s", net->reader->errstr);
+			return -1;
+		}
 	}
 	return n == 0 ? -1 : n;
 }
@@ -390,12 +485,14 @@ int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char
 	uint64_t deadline = now_ms() + net->command_timeout_ms;
 	short wait = POLLIN;
 	bool more = false;     /* the last read filled the buffer: read on at once */
+	bool first = true;     /* a blocking read waits up to the whole timeout: only once */
 	for (;;) {
 		int ret = redis_net_next_reply(net, reply_r, error_r);
 		if (ret != 0)
 			return ret > 0 ? 0 : -1;
 		if (now_ms() >= deadline ||
-		    (!net->blocking && !more && (net->ssl == NULL || SSL_pending(net->ssl) == 0) &&
+		    ((!net->blocking || !first) && !more &&
+		     (net->ssl == NULL || SSL_pending(net->ssl) == 0) &&
 		     wait_fd(net->fd, wait, deadline) <= 0)) {
 			*error_r = net_fail("no reply within %u ms", net->command_timeout_ms);
 			return -1;
@@ -405,13 +502,14 @@ int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char
 		if (n == -1)
 			return -1;
 		more = n == NET_READ_CHUNK;
+		first = false;
 	}
 }
 
 int redis_net_read_available(struct redis_net *net, const char **error_r)
 {
 	i_assert(!net->blocking);
-	for (;;) {
+	for (unsigned int i = 0; i < NET_READS_PER_CALLBACK; i++) {
 		short wait = 0;
 		ssize_t n = net_fill(net, &wait, error_r);
 		if (n == -1)
@@ -419,6 +517,12 @@ int redis_net_read_available(struct redis_net *net, const char **error_r)
 		if (n == NET_AGAIN)
 			return 0;
 	}
+	return 0;
+}
+
+bool redis_net_has_buffered(const struct redis_net *net)
+{
+	return net->ssl != NULL && SSL_pending(net->ssl) > 0;
 }
 
 int redis_net_command_argv(struct redis_net *net, int argc, const char **argv,
@@ -508,8 +612,7 @@ struct redis_net *redis_net_connect(const struct redis_url *url, const char **er
 	struct redis_net *net = i_new0(struct redis_net);
 	net->fd = fd;
 	net->command_timeout_ms = url->command_timeout_ms;
-	net->reader = redisReaderCreate();
-	if (net->reader == NULL) {
+	if (reader_init(net) < 0) {
 		*error_r = net_fail("out of memory");
 		redis_net_destroy(&net);
 		return NULL;

@@ -20,6 +20,7 @@
  *
  * Called by redis-conn.c and store-redis-watch.c. Errors are one line, in a static
  * buffer valid until the next call into this module. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <hiredis.h>
 
@@ -43,11 +44,23 @@ int redis_net_read_reply(struct redis_net *net, redisReply **reply_r, const char
 int redis_net_command_argv(struct redis_net *net, int argc, const char **argv,
 			   const size_t *lens, redisReply **reply_r, const char **error_r);
 
+/* A reply may be at most this big: Redis's own proto-max-bulk-len default (512 MiB,
+ * the largest value it stores) plus room for framing, and this many elements (each
+ * costs a reply object of about 50 bytes). Past either the reply fails and the
+ * connection is dropped. */
+#define REDIS_NET_MAX_REPLY_BYTES ((size_t)513 * 1024 * 1024)
+#define REDIS_NET_MAX_REPLY_OBJECTS ((size_t)4 * 1024 * 1024)
+/* Other limits (the pub/sub listener's messages are small). */
+void redis_net_set_reply_limits(struct redis_net *net, size_t max_bytes, size_t max_objects);
+
 /* For a connection read from an event loop. 0, or -1 with *error_r. */
 int redis_net_set_nonblocking(struct redis_net *net, const char **error_r);
-/* Non-blocking connections only: read whatever has arrived into the parser. 0 (also when nothing was
+/* Non-blocking connections only: read what has arrived (at most a few reads, so one
+ * busy connection cannot hold the loop) into the parser. 0 (also when nothing was
  * there), -1 with *error_r on EOF or error. */
 int redis_net_read_available(struct redis_net *net, const char **error_r);
+/* Bytes OpenSSL has already decrypted (poll() does not see them): read on soon. */
+bool redis_net_has_buffered(const struct redis_net *net);
 /* A reply already parsed: 1 with *reply_r, 0 none yet, -1 protocol error. */
 int redis_net_next_reply(struct redis_net *net, redisReply **reply_r, const char **error_r);
 

@@ -18,6 +18,9 @@
 
 #define WATCH_BACKOFF_MIN_MS 200
 #define WATCH_BACKOFF_MAX_MS 5000
+/* A pub/sub message is ["message", channel, mailbox id]: small. */
+#define WATCH_MAX_MESSAGE_BYTES (1024 * 1024)
+#define WATCH_MAX_MESSAGE_ELEMENTS 16
 
 struct redis_watch {
 	struct store_watch base;
@@ -41,6 +44,7 @@ struct redis_watcher {
 	struct ioloop *loop;
 	struct redis_net *net;
 	struct io *io;
+	struct timeout *more;          /* read on: OpenSSL holds bytes poll() cannot see */
 	struct timeout *retry;
 	unsigned int backoff_ms;
 	unsigned int dispatching;
@@ -62,6 +66,7 @@ struct redis_watcher *redis_watcher_create(const struct redis_url *url, struct i
 static void watcher_disconnect(struct redis_watcher *watcher)
 {
 	io_remove(&watcher->io);
+	timeout_remove(&watcher->more);
 	redis_net_destroy(&watcher->net);
 }
 
@@ -148,6 +153,15 @@ static void handle_reply(struct redis_watcher *watcher, const redisReply *reply)
 	}
 }
 
+static void watcher_input(void *context);
+
+static void watcher_more(void *context)
+{
+	struct redis_watcher *watcher = context;
+	timeout_remove(&watcher->more);
+	watcher_input(watcher);
+}
+
 static void watcher_input(void *context)
 {
 	struct redis_watcher *watcher = context;
@@ -169,6 +183,11 @@ static void watcher_input(void *context)
 		handle_reply(watcher, reply);
 		freeReplyObject(reply);
 	}
+	/* Reads per callback are bounded; bytes already decrypted by OpenSSL do not wake
+	 * epoll, so come back for them in the next round. */
+	if (watcher->net != NULL && watcher->more == NULL &&
+	    redis_net_has_buffered(watcher->net))
+		watcher->more = timeout_add(watcher->loop, 0, watcher_more, watcher);
 }
 
 static void retry_timeout(void *context)
@@ -198,6 +217,9 @@ static void watcher_connect(struct redis_watcher *watcher)
 	watcher->net = redis_net_connect(watcher->url, &error);
 	if (watcher->net != NULL && redis_net_set_nonblocking(watcher->net, &error) < 0)
 		redis_net_destroy(&watcher->net);
+	if (watcher->net != NULL)
+		redis_net_set_reply_limits(watcher->net, WATCH_MAX_MESSAGE_BYTES,
+					   WATCH_MAX_MESSAGE_ELEMENTS);
 	if (watcher->net == NULL) {
 		if (watcher->backoff_ms == WATCH_BACKOFF_MIN_MS)
 			log_error("redis subscriber: %s", error);
