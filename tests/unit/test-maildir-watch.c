@@ -5,9 +5,11 @@
  * removed or added from inside a callback, a deleted and re-created folder, and the
  * polling fallback when inotify_init1 fails (max_user_instances reached in a child
  * process's own user namespace, or out of file descriptors) or inotify_add_watch fails
- * (max_user_watches reached the same way; a folder without cur/). */
+ * (max_user_watches reached the same way; a folder without cur/); the views' polls
+ * after one event compare the folder with the disk once (maildir-round.h). */
 #include "test.h"
 #include "store/store.h"
+#include "store/maildir-round.h"
 #include "ioloop.h"
 #include "alloc.h"
 
@@ -251,6 +253,103 @@ static void test_delivery_once(void)
 	store_user_close(&user);
 	store_destroy(&store);
 	free(from); free(to); free(lock); free(tmp); free(inbox_dir); free(work_dir);
+}
+
+/* A view that polls from a deferred callback after its watch fires, as IDLE does. */
+struct poller {
+	struct store_mailbox *mbox;
+	uint64_t modseq;
+	unsigned int polls, appends, errors;
+};
+
+static void poller_poll(void *context)
+{
+	struct poller *p = context;
+	struct store_changes *changes;
+	struct store_error error;
+	p->polls++;
+	if (store_mailbox_changes(p->mbox, p->modseq, &changes, &error) <= 0) {
+		p->errors++;
+		return;
+	}
+	for (unsigned int i = 0; i < changes->count; i++)
+		p->appends += changes->changes[i].kind == STORE_CHANGE_APPEND;
+	p->modseq = changes->modseq;
+	store_changes_free(&changes);
+}
+
+static void poller_cb(void *context)
+{
+	ioloop_defer(loop, poller_poll, context);
+}
+
+static uint64_t mbox_modseq(struct store_mailbox *mbox)
+{
+	struct store_snapshot *snap;
+	struct store_error error;
+	if (store_mailbox_snapshot(mbox, &snap, &error) < 0) {
+		test_fail(__FILE__, __LINE__, "snapshot: %s", error.message);
+		return 0;
+	}
+	uint64_t modseq = snap->modseq;
+	store_snapshot_free(&snap);
+	return modseq;
+}
+
+/* After one delivery the views' deferred polls compare the shared folder with the
+ * disk once (one push round), every view still gets the new message; outside a
+ * round every call checks, so a change whose event was not read yet is seen by the
+ * next call. */
+static void test_push_round_checks_once(void)
+{
+	struct store *store = new_store("round");
+	struct store_user *user = open_user(store, "round");
+	char *inbox_dir = i_strdup_printf("%s/round/round", test_tmpdir());
+	struct poller p[4];
+	struct store_watch *w[4];
+	struct maildir_round_stats before, after;
+	memset(p, 0, sizeof(p));
+	for (unsigned int i = 0; i < 4; i++) {
+		p[i].mbox = open_mbox(user, "INBOX");
+		p[i].modseq = mbox_modseq(p[i].mbox);
+		w[i] = store_mailbox_watch(p[i].mbox, poller_cb, &p[i]);
+	}
+	drain();
+	maildir_round_get_stats(&before);
+	deliver(inbox_dir, "1.M1P1.host");
+	run_until(&p[3].polls, 1);
+	run_until(&p[0].polls, 1);
+	drain();
+	maildir_round_get_stats(&after);
+	unsigned int polls = 0;
+	for (unsigned int i = 0; i < 4; i++) {
+		/* a second round follows when the first poll's rescan rewrote the uidlist */
+		TEST_ASSERT(p[i].polls >= 1 && p[i].polls <= 2);
+		TEST_ASSERT_UINT_EQ(p[i].polls, p[0].polls);
+		TEST_ASSERT_UINT_EQ(p[i].appends, 1);
+		TEST_ASSERT_UINT_EQ(p[i].errors, 0);
+		polls += p[i].polls;
+	}
+	TEST_ASSERT_UINT_EQ(after.rounds - before.rounds, p[0].polls);
+	/* four polls per round: the first checks, the other three skip */
+	TEST_ASSERT_UINT_EQ(after.skipped - before.skipped, polls - p[0].polls);
+	/* outside a round: a delivery whose inotify event is still unread is seen by the
+	 * next call, and nothing is skipped */
+	deliver(inbox_dir, "2.M2P1.host");
+	poller_poll(&p[0]);
+	TEST_ASSERT_UINT_EQ(p[0].appends, 2);
+	poller_poll(&p[1]);
+	TEST_ASSERT_UINT_EQ(p[1].appends, 2);
+	maildir_round_get_stats(&before);
+	TEST_ASSERT_UINT_EQ(before.skipped, after.skipped);
+	for (unsigned int i = 0; i < 4; i++) {
+		store_watch_remove(&w[i]);
+		store_mailbox_close(&p[i].mbox);
+	}
+	drain();
+	store_user_close(&user);
+	store_destroy(&store);
+	free(inbox_dir);
 }
 
 /* Watches are called newest first. The newest removes the other two before they are
@@ -505,6 +604,7 @@ static void test_fallback_no_watches(void)
 }
 
 TEST_MAIN(TEST(test_shared_instance), TEST(test_delivery_once),
+	  TEST(test_push_round_checks_once),
 	  TEST(test_remove_in_callback), TEST(test_folder_recreated),
 	  TEST(test_fallback_add_watch), TEST(test_fallback_no_instance),
 	  TEST(test_fallback_no_watches))

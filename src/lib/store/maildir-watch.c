@@ -18,6 +18,7 @@
  * removed watch is only marked, and marked watches, empty folders and an empty
  * instance are released when the outermost fan-out ends. */
 #include "store-maildir.h"
+#include "maildir-round.h"
 #include "alloc.h"
 #include "ioloop.h"
 #include "log.h"
@@ -430,6 +431,8 @@ static void ctx_free(struct watch_ctx *ctx)
 	free(ctx->buckets);
 	free(ctx->pending);
 	free(ctx);
+	/* a round_end still queued is dropped with its ioloop: never leave one open */
+	maildir_round_reset();
 }
 
 /* Release what was removed during fan-outs (outermost fan-out only). */
@@ -457,8 +460,22 @@ static void ctx_sweep(struct watch_ctx *ctx)
 		ctx_free(ctx);
 }
 
+static void round_begin(void *context)
+{
+	(void)context;
+	maildir_round_begin();
+}
+
+static void round_end(void *context)
+{
+	(void)context;
+	maildir_round_end();
+}
+
 /* Call each watch of each pending folder once. Watches removed meanwhile are skipped;
- * watches added meanwhile were not due. */
+ * watches added meanwhile were not due. The views push from deferred callbacks: the
+ * ones they queue are bracketed by a push round (maildir-round.h), so that the folder
+ * state is compared with the disk once for all of them, not by every view. */
 static void ctx_fan_out(struct watch_ctx *ctx)
 {
 	struct wfolder **pending = ctx->pending;
@@ -467,6 +484,7 @@ static void ctx_fan_out(struct watch_ctx *ctx)
 		return;
 	ctx->pending = NULL;
 	ctx->pending_count = ctx->pending_alloc = 0;
+	ioloop_defer(ctx->loop, round_begin, NULL);
 	ctx->dispatching++;
 	for (unsigned int i = 0; i < count; i++) {
 		pending[i]->pending = false;
@@ -482,6 +500,7 @@ static void ctx_fan_out(struct watch_ctx *ctx)
 		}
 	}
 	free(pending);
+	ioloop_defer(ctx->loop, round_end, NULL);
 	if (--ctx->dispatching == 0 && ctx->sweep)
 		ctx_sweep(ctx);
 }

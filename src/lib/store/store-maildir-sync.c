@@ -4,6 +4,7 @@
  * ones (in file name order) and the differences to the previous state become change
  * log entries with new modseqs, so every process sees the same history. */
 #include "store-maildir.h"
+#include "maildir-round.h"
 #include "maildir-lock.h"
 #include "alloc.h"
 #include "log.h"
@@ -714,14 +715,12 @@ static bool stamps_match(const struct maildir_state *s, const struct maildir_sta
 	       maildir_stamp_equal(&st[3], &s->st_keywords);
 }
 
-/* Called before every command's use of the folder: six lstat calls when nothing
- * changed (the index, the folder, new/, cur/, the uidlist, the keywords). */
-int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r)
+/* Compare the folder with the disk: six lstat calls when nothing changed (the index,
+ * the folder, new/, cur/, the uidlist, the keywords). */
+static int refresh_check(struct maildir_folder *mb, struct store_error *error_r)
 {
 	struct maildir_stamp st[4];
 	uint64_t ino;
-	if (mb->lock != NULL)
-		return 0;
 	load_index(mb);
 	get_stamps(mb, st);
 	if (!is_real_dir(mb->path, &ino) || ino != mb->dir_ino || !st[1].exists) {
@@ -742,6 +741,19 @@ int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r)
 	if (maildir_mbox_lock(mb, false, error_r) < 0)
 		return -1;
 	maildir_mbox_unlock(mb);
+	return 0;
+}
+
+/* Called before every command's use of the folder. Inside a push round
+ * (maildir-round.h: the views' polls after one watch event) only the first call
+ * checks; the state is shared, so the others would find what it found. */
+int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r)
+{
+	if (mb->lock != NULL || maildir_round_checked(mb))
+		return 0;
+	if (refresh_check(mb, error_r) < 0)
+		return -1;
+	maildir_round_mark(mb);
 	return 0;
 }
 
