@@ -242,7 +242,9 @@ static int login_check_password(struct admin_context *ctx, const struct admin_ca
 	struct login_wait *w = i_new0(struct login_wait);
 	w->ctx = ctx;
 	w->conn = caller->conn;
-	w->request = json_incref((json_t *)request);
+	/* what the reply needs (its id), without holding the password while we wait */
+	w->request = json_copy((json_t *)request);
+	json_object_del(w->request, "password");
 	w->reply = json_incref(reply);
 	w->user = i_strdup(user);
 	w->authzid = authzid != NULL ? i_strdup(authzid) : NULL;

@@ -140,8 +140,15 @@ static void report_send_changes(void)
 	json_t *upsert = json_array(), *remove = json_array();
 	size_t part_bytes = 0;
 	for (unsigned int i = 0; i < removed_count; i++) {
+		size_t bytes = sizeof(removed_ids[i]) + 3;
+		if (part_bytes + bytes > ADMIN_REPORT_PART_BYTES) {
+			update_send_part(upsert, remove, authenticated);
+			upsert = json_array();
+			remove = json_array();
+			part_bytes = 0;
+		}
 		json_array_append_new(remove, json_string(removed_ids[i]));
-		part_bytes += sizeof(removed_ids[i]) + 3;
+		part_bytes += bytes;
 	}
 	removed_count = 0;
 	while (dirty_head != NULL) {
@@ -149,7 +156,8 @@ static void report_send_changes(void)
 		dirty_unlink(c);
 		json_t *session = session_json(c);
 		size_t bytes = json_dumpb(session, NULL, 0, JSON_COMPACT) + 1;
-		if (part_bytes + bytes > ADMIN_REPORT_PART_BYTES && json_array_size(upsert) > 0) {
+		if (part_bytes + bytes > ADMIN_REPORT_PART_BYTES &&
+		    json_array_size(upsert) + json_array_size(remove) > 0) {
 			update_send_part(upsert, remove, authenticated);
 			upsert = json_array();
 			remove = json_array();
@@ -220,9 +228,14 @@ static void report_reply(json_t *reply, int fd, void *context)
 	(void)context;
 	if (fd >= 0)
 		close(fd);
-	if (reply != NULL && !json_is_true(json_object_get(reply, "ok")))
+	if (reply != NULL && json_is_true(json_object_get(reply, "ok")))
+		return;
+	if (reply != NULL)
 		log_warning("admin report refused: %s",
 			    json_string_value(json_object_get(reply, "message")));
+	/* The changes in it are gone from the dirty list: the next report is whole. */
+	report_full_needed = true;
+	report_schedule(ADMIN_REPORT_RETRY_MSECS);
 }
 
 static void report_send(void *context)
@@ -254,8 +267,9 @@ void admin_report_init(struct ioloop *loop, const char *socket_path)
 
 void admin_report_deinit(void)
 {
-	timeout_remove(&report_timer);
+	/* requests still waiting get their callback now (which may schedule a timer) */
 	ipc_conn_destroy(&report_conn);
+	timeout_remove(&report_timer);
 	i_free(report_path);
 	dirty_clear();
 	free(removed_ids);

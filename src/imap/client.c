@@ -397,6 +397,7 @@ void client_command_finished(struct client *client)
 static void client_wake_callback(void *context)
 {
 	struct client *client = context;
+	client->wake_pending = false;
 	if (client->command != NULL)
 		commands_resume(client);
 	if (!client->destroyed)
@@ -405,6 +406,10 @@ static void client_wake_callback(void *context)
 
 void client_wake(struct client *client)
 {
+	/* one wake at a time: a command that yields runs one step per loop round */
+	if (client->wake_pending || client->destroyed)
+		return;   /* (a destroyed client is freed by a callback queued before) */
+	client->wake_pending = true;
 	ioloop_defer(client->loop, client_wake_callback, client);
 }
 

@@ -87,6 +87,7 @@ struct client {
 	bool report_dirty;                     /* on that list */
 	bool input_blocked;                    /* a command runs: don't parse more */
 	bool disconnecting;                    /* flush output, then close */
+	bool wake_pending;                     /* client_wake() queued, not yet run */
 	bool destroyed;
 };
 

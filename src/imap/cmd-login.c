@@ -218,6 +218,7 @@ static bool cmd_starttls(struct client_command *cmd)
 		client_disconnect(client, NULL);
 		return true;
 	}
+	admin_report_session_changed(client);   /* "tls": true */
 	/* The tagged reply was sent already: finish without another one. */
 	cmd->reply_sent = true;
 	return true;

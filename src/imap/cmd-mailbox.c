@@ -85,6 +85,7 @@ static bool select_or_examine(struct client_command *cmd, bool readonly)
 	/* The previous selection ends first, even when this one fails (RFC 3501 6.3.1). */
 	view_close(&client->view);
 	client->state = CLIENT_STATE_AUTHENTICATED;
+	admin_report_session_changed(client);   /* now, or after the view opened */
 	if (view_open(client, name, readonly, &view, &error) < 0) {
 		free(name);
 		command_store_error(cmd, &error);
@@ -93,7 +94,6 @@ static bool select_or_examine(struct client_command *cmd, bool readonly)
 	free(name);
 	client->view = view;
 	client->state = CLIENT_STATE_SELECTED;
-	admin_report_session_changed(client);
 	select_send_info(client, view);
 	command_ok(cmd, "[%s] Selected mailbox.", view_is_readonly(view) ? "READ-ONLY" : "READ-WRITE");
 	return true;

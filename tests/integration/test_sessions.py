@@ -144,3 +144,26 @@ def test_who_follows_changes_and_an_admin_restart(pymap_server, tmp_path):
     hangup(c)
     wait_for(lambda: state() == [("demouser", "")])
     a.close()
+
+
+def test_who_after_thousands_of_sessions_end_at_once(pymap_server, tmp_path):
+    # 3,500 sessions ending within a second: their ids (~75 KB) do not fit one IPC
+    # message, so the worker's update is split in parts; before, the one oversized
+    # message was dropped and the ended sessions stayed in `who` for good.
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    n = 3500
+    if soft < n + 200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 500), hard))
+    server, sock, _ = start(pymap_server, tmp_path, backend="dict")
+    conns = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        conns.append(s)
+    for s in conns:
+        assert s.recv(200).startswith(b"* OK")
+    wait_for(lambda: len(sessions(sock)) == n, timeout=60)
+    for s in conns:
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+    wait_for(lambda: len(sessions(sock)) == 0, timeout=30)
