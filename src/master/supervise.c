@@ -285,6 +285,9 @@ static void child_exited(struct supervisor *sup, struct child *child, int status
 		slot_worker_died(sup, slot);
 		if (config_error) {
 			slot->disabled = true;
+			/* never restarted: its sockets would collect connections for good */
+			if (role_is_imap(slot->role))
+				listeners_worker_close(sup->listeners, slot->instance);
 			log_error("service %s: configuration error, not restarted",
 				  slot->role->name);
 			if (slot->role->required)
