@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -102,6 +103,41 @@ void maildir_lock_cleanup(void)
 	lock_sources_cleanup();
 }
 
+/* NFS may answer a retransmitted link() that succeeded with EEXIST: the lock is ours
+ * when our source file now has two names. */
+static bool link_was_ours(const struct lock_source *src)
+{
+	struct stat st;
+	return stat(src->src_path, &st) == 0 && st.st_nlink == 2;
+}
+
+/* Source files of processes of this host that are gone (killed before their atexit
+ * cleanup) are removed when a process first locks in that folder. */
+static void sweep_dead_sources(const char *dir, size_t dir_len, const char *host)
+{
+	char *path = i_strdup_printf("%.*s", (int)dir_len, dir);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t host_len = strlen(host);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		char *end;
+		if (strncmp(de->d_name, "pymap-lock.", 11) != 0)
+			continue;
+		long pid = strtol(de->d_name + 11, &end, 10);
+		if (end == de->d_name + 11 || *end != '.' || strlen(end + 1) != host_len ||
+		    strcmp(end + 1, host) != 0 || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			char *stale = i_strdup_printf("%s/%s", path, de->d_name);
+			(void)unlink(stale);
+			free(stale);
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	free(path);
+}
+
 static struct lock_source *lock_source_get(const char *lock_path, const char *host)
 {
 	static bool registered;
@@ -119,6 +155,7 @@ static struct lock_source *lock_source_get(const char *lock_path, const char *ho
 		registered = true;
 		atexit(lock_sources_cleanup);
 	}
+	sweep_dead_sources(lock_path, (size_t)(slash - lock_path), host);
 	struct lock_source *src = i_new0(struct lock_source);
 	src->lock_path = i_strdup(lock_path);
 	src->src_path = i_strdup_printf("%.*s/pymap-lock.%ld.%s", (int)(slash - lock_path),
@@ -144,7 +181,7 @@ static int try_link(const char *path, const char *host)
 			if (link(src->src_path, path) == 0)
 				return 0;
 			if (errno == EEXIST)
-				return -1;
+				return link_was_ours(src) ? 0 : -1;
 			if (errno != ENOENT)
 				return 1;
 		} else if (errno != ENOENT) {
