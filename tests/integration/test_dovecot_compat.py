@@ -4,6 +4,7 @@ keywords), and the other way round. Dovecot is started by the test with a tempor
 configuration on 127.0.0.1 and a free port, in the foreground, and stopped by pid."""
 import imaplib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -245,3 +246,90 @@ def test_mta_delivery_and_concurrent_dovecot(tmp_path, pymap_server, dovecot_fac
     assert sorted(fetch_flags(d)) == [1, 2, 3]
     assert uidnext == 4
     d.logout()
+
+
+def fetch_items(conn, mailbox, items, pattern):
+    """{uid: tuple of pattern's groups} of FETCH 1:* (UID <items>) in mailbox."""
+    select_info(conn, mailbox)
+    typ, data = conn.fetch("1:*", "(UID %s)" % items)
+    assert typ == "OK", data
+    result = {}
+    for item in data:
+        line = item[0] if isinstance(item, tuple) else item
+        if not line or not re.match(rb"\d+ \(", line):
+            continue
+        uid = int(re.search(rb"UID (\d+)", line).group(1))
+        result[uid] = re.search(pattern, line).groups()
+    return result
+
+
+def bodies(conn, mailbox):
+    select_info(conn, mailbox)
+    typ, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    assert typ == "OK", data
+    return sorted(item[1] for item in data if isinstance(item, tuple))
+
+
+def test_copy_keeps_ids_and_dovecot_reads_it(tmp_path, pymap_server, dovecot_factory):
+    """After pymap's COPY and MOVE, Dovecot sees the same messages (UIDs, flags, bytes)
+    and the same message GUIDs (X-GUID) for a copy as for its source, because the
+    copy's dovecot-uidlist record carries G<source guid> as Dovecot's own copies do;
+    pymap's EMAILID/THREADID (record fields E and T) survive Dovecot rewriting the
+    uidlist, and are read back from it when pymap's index cache is gone."""
+    base = make_base(tmp_path)
+    root = base / "demouser"
+    server = pymap_server(["maildir", str(base)])
+    c = pymap_connect(server)
+    msgs = [b"Message-ID: <c1@example.org>\r\nSubject: one\r\n\r\n1\r\n",
+            b"Message-ID: <c2@example.org>\r\nIn-Reply-To: <c1@example.org>\r\n"
+            b"Subject: Re: one\r\n\r\n2\r\n",
+            b"Message-ID: <c3@example.org>\r\nSubject: three\r\n\r\n3\r\n"]
+    for i, msg in enumerate(msgs):
+        assert c.append("INBOX", r"(\Seen)" if i == 1 else None, None, msg)[0] == "OK"
+    assert c.create("Archive")[0] == "OK"
+    c.logout()
+    dov = dovecot_factory(root)
+    d = dov.connect()
+    source_guids = fetch_items(d, "INBOX", "X-GUID", rb"X-GUID ([^\s)]+)")
+    assert len(source_guids) == 3
+    d.logout()
+
+    c = pymap_connect(server)
+    ids_pattern = rb"EMAILID \(([^\s)]+)\) THREADID \(([^\s)]+)\)"
+    source_ids = fetch_items(c, "INBOX", "EMAILID THREADID", ids_pattern)
+    assert source_ids[1][1] == source_ids[2][1] != source_ids[3][1]
+    select_info(c, "INBOX")
+    assert c.copy("1:2", "Archive")[0] == "OK"
+    assert c.uid("MOVE", "3", "Archive")[0] == "OK"
+    c.close()
+    copy_ids = fetch_items(c, "Archive", "EMAILID THREADID", ids_pattern)
+    assert copy_ids == source_ids
+    mine = state_of(c, ["INBOX", "Archive"])
+    my_bodies = bodies(c, "Archive")
+    c.logout()
+    assert sorted(my_bodies) == sorted(msgs)
+
+    d = dov.connect()
+    assert state_of(d, ["INBOX", "Archive"]) == mine
+    assert bodies(d, "Archive") == my_bodies
+    assert fetch_items(d, "Archive", "X-GUID", rb"X-GUID ([^\s)]+)") == source_guids
+    # Dovecot rewrites Archive's uidlist (a new message and a flag change)
+    assert d.append("Archive", None, None, MSG % (7, 7))[0] == "OK"
+    select_info(d, "Archive")
+    assert d.store("1", "+FLAGS", r"(\Flagged)")[0] == "OK"
+    d.close()
+    d.logout()
+    uidlist = (root / ".Archive" / "dovecot-uidlist").read_text()
+    for emailid, threadid in source_ids.values():
+        assert (" E%s " % emailid.decode()) in uidlist
+        assert (" T%s " % threadid.decode()) in uidlist
+    for index in root.rglob("pymap-index"):
+        index.unlink()
+    server2 = pymap_server(["maildir", str(base)])
+    c = pymap_connect(server2)
+    # (Dovecot's message has no T field: THREADID NIL, see doc/maildir-index.md)
+    again = fetch_items(c, "Archive", "EMAILID THREADID",
+                        rb"EMAILID \(([^\s)]+)\) THREADID (?:\(([^\s)]+)\)|NIL)")
+    assert {uid: again[uid] for uid in (1, 2, 3)} == source_ids
+    assert again[4][0] not in {e for e, _ in source_ids.values()}
+    c.logout()

@@ -472,13 +472,9 @@ def test_authenticate_plain_with_initial_response(server):
     c.close()
 
 
-def test_object_ids_stable(conn, backend, request):
+def test_object_ids_stable(conn, backend):
     # RFC 8474: MAILBOXID survives RENAME; EMAILID survives COPY and MOVE (5.1: "MUST
     # return the same EMAILID as the source message ... after a COPY or MOVE").
-    if backend == "maildir":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "maildir backend gives COPY/MOVE destinations a new EMAILID "
-            "(reported to the lead; maildir store is owned by another helper)")))
     conn.login()
     untagged, tagged = conn.ok("CREATE Projects")
     mailboxid = re.search(rb"MAILBOXID \((\S+)\)", tagged).group(1)

@@ -66,13 +66,9 @@ def test_emailid(inbox):
     assert search(inbox, "EMAILID Mnothere") == []
 
 
-def test_threadid_links_replies(demo_server, backend, request):
+def test_threadid_links_replies(demo_server):
     # RFC 8474: Sent/1 answers INBOX/1 (In-Reply-To: <lunch-1@example.org>), so they
     # share a THREADID; INBOX/2 starts its own thread.
-    if backend == "maildir":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "maildir backend answers THREADID NIL for every message (no thread "
-            "linking; reported to the lead, maildir store is another helper's)")))
     server = demo_server()
     c = RawImap(server.port)
     c.login()
@@ -146,3 +142,70 @@ def test_metadata_search_over_several_steps(pymap_server):
     assert search(c, "4090:*  UNFLAGGED") == [4090, 4091, 4092, 4093, 4094, 4099, 4100]
     assert search(c, "ALL")[-3:] == [4098, 4099, 4100] and len(search(c, "ALL")) == n
     c.close()
+
+
+def _fetch_ids(c, mailbox, uid):
+    """(THREADID, EMAILID) of one message (UID) of mailbox."""
+    c.ok("EXAMINE " + mailbox)
+    untagged, _ = c.ok("UID FETCH %d (THREADID EMAILID)" % uid)
+    thread = re.search(rb"THREADID \((T[0-9a-f]{32})\)", untagged[0]).group(1)
+    email = re.search(rb"EMAILID \((\S+)\)", untagged[0]).group(1)
+    return thread, email
+
+
+def _append(c, mailbox, msg):
+    _, tagged = c.ok("APPEND %s {%d+}\r\n" % (mailbox, len(msg)) + msg)
+    return int(re.search(rb"APPENDUID \d+ (\d+)", tagged).group(1))
+
+
+def test_maildir_threadids_agree_across_processes_and_restarts(tmp_path, pymap_server):
+    # The maildir backend keeps the thread index in a file of the user's maildir
+    # (pymap-threads), read and appended under a lock by every process: two pymap
+    # daemons on the same maildir (each caching the index in memory) link each
+    # other's replies, and a third one after both stopped still does.
+    from maildir_fixtures import make_base
+    base = make_base(tmp_path)
+    a_srv = pymap_server(["maildir", str(base)])
+    b_srv = pymap_server(["maildir", str(base)])
+    a, b = RawImap(a_srv.port), RawImap(b_srv.port)
+    a.login(); b.login()
+    a.ok("CREATE Sent")
+    first = _append(a, "INBOX", "Message-ID: <root@example.org>\r\nSubject: q\r\n\r\n?\r\n")
+    other = _append(a, "INBOX", "Message-ID: <other@example.org>\r\nSubject: o\r\n\r\n.\r\n")
+    root_thread, _ = _fetch_ids(a, "INBOX", first)
+    other_thread, _ = _fetch_ids(a, "INBOX", other)
+    assert root_thread != other_thread
+    # b (which has not loaded the index yet) answers a's message
+    reply = _append(b, "Sent", "Message-ID: <reply-b@example.org>\r\n"
+                    "In-Reply-To: <root@example.org>\r\nSubject: Re: q\r\n\r\n!\r\n")
+    assert _fetch_ids(b, "Sent", reply)[0] == root_thread
+    assert _fetch_ids(a, "Sent", reply)[0] == root_thread
+    # a (index in memory since its first APPEND) must read what b appended since
+    again = _append(a, "INBOX", "References: <reply-b@example.org>\r\nSubject: Re: Re: q\r\n\r\n.\r\n")
+    assert _fetch_ids(a, "INBOX", again)[0] == root_thread
+    # COPY and MOVE by one process keep the ids the other one sees
+    _, email = _fetch_ids(a, "INBOX", other)
+    b.ok("SELECT INBOX")
+    untagged, tagged = b.ok("UID MOVE %d Sent" % other)
+    moved = int(re.search(rb"COPYUID \d+ \d+ (\d+)", b"".join(untagged) + tagged).group(1))
+    assert _fetch_ids(a, "Sent", moved) == (other_thread, email)
+    a.close(); b.close()
+    a_srv.stop(); b_srv.stop()
+    c_srv = pymap_server(["maildir", str(base)])
+    c = RawImap(c_srv.port)
+    c.login()
+    late = _append(c, "Sent", "In-Reply-To: <other@example.org>\r\nSubject: late\r\n\r\n.\r\n")
+    assert _fetch_ids(c, "Sent", late)[0] == other_thread
+    assert _fetch_ids(c, "Sent", moved) == (other_thread, email)
+    assert _fetch_ids(c, "INBOX", first)[0] == root_thread
+    c.close()
+    # a rebuilt state (the pymap-index cache deleted) reads the ids from the
+    # dovecot-uidlist records
+    for index in base.rglob("pymap-index"):
+        index.unlink()
+    d_srv = pymap_server(["maildir", str(base)])
+    d = RawImap(d_srv.port)
+    d.login()
+    assert _fetch_ids(d, "Sent", moved) == (other_thread, email)
+    assert _fetch_ids(d, "Sent", reply)[0] == root_thread
+    d.close()

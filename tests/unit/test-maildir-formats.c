@@ -364,7 +364,42 @@ static void test_index_roundtrip(void)
 	maildir_state_clear(&st);
 }
 
-TEST_MAIN(TEST(test_uidlist_v3_parse), TEST(test_uidlist_malformed),
+/* COPY reads the source's Dovecot GUIDs (G fields) of just the copied UIDs. */
+static void test_uidlist_read_ext(void)
+{
+	char *path = i_strdup_printf("%s/uidlist-ext", test_tmpdir());
+	const char *text = "3 V5 N20 G0123456789abcdef0123456789abcdef\n"
+			   "2 G1.M1P1.h E Tt1 :2.M2P2.h:2,S\n"
+			   "4 :4.M4P4.h\n"
+			   "7 W9 Gabc :7.M7P7.h\n"
+			   "9 GGG :9.x\n";
+	const uint32_t uids[] = { 1, 2, 4, 7, 12 };
+	char *values[5];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	TEST_ASSERT(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	TEST_ASSERT_INT_EQ(maildir_uidlist_read_ext(path, uids, 5, 'G', values), 1);
+	TEST_ASSERT(values[0] == NULL);
+	TEST_ASSERT_STR_EQ(values[1], "1.M1P1.h");
+	TEST_ASSERT(values[2] == NULL);
+	TEST_ASSERT_STR_EQ(values[3], "abc");
+	TEST_ASSERT(values[4] == NULL);
+	for (unsigned int i = 0; i < 5; i++)
+		free(values[i]);
+	TEST_ASSERT_INT_EQ(maildir_uidlist_read_ext(path, uids + 1, 1, 'T', values), 1);
+	TEST_ASSERT_STR_EQ(values[0], "t1");
+	free(values[0]);
+	/* an empty field ("E") is absent */
+	TEST_ASSERT_INT_EQ(maildir_uidlist_read_ext(path, uids + 1, 1, 'E', values), 1);
+	TEST_ASSERT(values[0] == NULL);
+	unlink(path);
+	values[0] = (char *)"x";
+	TEST_ASSERT_INT_EQ(maildir_uidlist_read_ext(path, uids, 1, 'G', values), 0);
+	TEST_ASSERT(values[0] == NULL);
+	free(path);
+}
+
+TEST_MAIN(TEST(test_uidlist_v3_parse), TEST(test_uidlist_read_ext), TEST(test_uidlist_malformed),
 	  TEST(test_uidlist_write_read), TEST(test_keywords), TEST(test_folder_names),
 	  TEST(test_file_names), TEST(test_lock), TEST(test_lock_link), TEST(test_stamp_unsettled),
 	  TEST(test_index_roundtrip))

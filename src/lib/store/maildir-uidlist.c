@@ -263,3 +263,48 @@ const char *maildir_uidlist_ext_get(const char *ext, char key, char *buf, size_t
 	}
 	return NULL;
 }
+
+/* The extension field key of record line [p, end) into *value_r (when present). */
+static void line_ext(const char *p, const char *end, char key, char **value_r)
+{
+	const char *ext = memchr(p, ' ', (size_t)(end - p)), *stop;
+	if (ext == NULL)
+		return;
+	ext++;
+	for (stop = ext; stop < end && !(*stop == ':' && (stop == ext || stop[-1] == ' ')); )
+		stop++;
+	char *copy = i_strndup(ext, (size_t)(stop - ext));
+	char buf[256];
+	if (maildir_uidlist_ext_get(copy, key, buf, sizeof(buf)) != NULL && buf[0] != '\0')
+		*value_r = i_strdup(buf);
+	free(copy);
+}
+
+int maildir_uidlist_read_ext(const char *path, const uint32_t *uids, unsigned int count,
+			     char key, char **values_r)
+{
+	char *data;
+	size_t size;
+	unsigned int j = 0;
+	memset(values_r, 0, count * sizeof(*values_r));
+	int ret = maildir_file_read(path, MAILDIR_UIDLIST_MAX_BYTES, &data, &size);
+	if (ret <= 0)
+		return ret;
+	const char *p = memchr(data, '\n', size), *end = data + size;
+	bool v3 = size > 2 && data[0] == '3' && data[1] == ' ';
+	for (p = p == NULL ? end : p + 1; p < end && j < count; ) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *line_end = nl == NULL ? end : nl;
+		const char *sp = memchr(p, ' ', (size_t)(line_end - p));
+		uint32_t uid;
+		if (v3 && sp != NULL && parse_u32(p, sp, &uid)) {
+			while (j < count && uids[j] < uid)
+				j++;
+			if (j < count && uids[j] == uid)
+				line_ext(p, line_end, key, &values_r[j++]);
+		}
+		p = nl == NULL ? end : nl + 1;
+	}
+	free(data);
+	return 1;
+}

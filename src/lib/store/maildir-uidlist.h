@@ -53,6 +53,12 @@ void maildir_uidlist_append(struct maildir_uidlist *list, uint32_t uid, const ch
 /* The value of extension field key in ext, copied into buf (NUL-terminated); NULL
  * when absent. */
 const char *maildir_uidlist_ext_get(const char *ext, char key, char *buf, size_t size);
+/* The value of extension field key in the records of uids (count, ascending) of the
+ * uidlist file at path, found without building the list: values_r[i] is malloc'ed,
+ * or NULL when the record or field is absent. 1 read, 0 missing file (all NULL), -1
+ * unreadable (errno). */
+int maildir_uidlist_read_ext(const char *path, const uint32_t *uids, unsigned int count,
+			     char key, char **values_r);
 void maildir_uidlist_free(struct maildir_uidlist **list);
 
 #endif

@@ -3,9 +3,18 @@
  * fsynced and given its internal date as mtime; then, under the destination's uidlist
  * lock, renamed into new/ (no flags) or cur/ (with its flags), the directories are
  * fsynced and the uidlist is rewritten. A crash at any point leaves either the whole
- * message or only a file in tmp/, which no reader looks at. */
+ * message or only a file in tmp/, which no reader looks at.
+ *
+ * Ids (RFC 8474): a new message gets its THREADID from the user's thread index
+ * (maildir-threads.c); a copy keeps the source's EMAILID and THREADID. Both are
+ * written into the message's dovecot-uidlist record as the extension fields E and T
+ * (which Dovecot keeps when it rewrites the file), and a copy also gets Dovecot's G
+ * (the source's message GUID: its G field, else its base name), as Dovecot's own
+ * copies do. */
 #include "store-maildir.h"
+#include "maildir-threads.h"
 #include "alloc.h"
+#include "buffer.h"
 #include "log.h"
 
 #include <errno.h>
@@ -26,6 +35,9 @@ struct save_item {
 	bool in_new;
 	const char **kw_names;
 	unsigned int kw_count;
+	char emailid[STORE_ID_MAX_BYTES];   /* "" : derived from the folder and UID */
+	char threadid[STORE_ID_MAX_BYTES];
+	char *guid;                         /* Dovecot's G field, or NULL */
 };
 
 static void save_items_free(struct save_item *items, unsigned int count)
@@ -37,6 +49,7 @@ static void save_items_free(struct save_item *items, unsigned int count)
 		free(items[i].final_path);
 		free(items[i].base);
 		free(items[i].kw_names);
+		free(items[i].guid);
 	}
 	free(items);
 }
@@ -155,6 +168,30 @@ static int publish(struct maildir_folder *mb, struct save_item *items, unsigned 
 	return 0;
 }
 
+/* Give the message just added (the last uidlist record) the item's ids. */
+static void set_ids(struct maildir_folder *mb, struct maildir_msg *msg,
+		    const struct save_item *item)
+{
+	struct maildir_uidlist_rec *rec = &mb->uidlist->recs[mb->uidlist->count - 1];
+	struct maildir_state *st = &mb->state;
+	struct buffer ext;
+	buffer_init(&ext, 0);
+	if (item->guid != NULL)
+		(void)buffer_printf(&ext, "G%s", item->guid);
+	if (item->emailid[0] != '\0')
+		(void)buffer_printf(&ext, "%sE%s", buffer_len(&ext) > 0 ? " " : "", item->emailid);
+	if (item->threadid[0] != '\0')
+		(void)buffer_printf(&ext, "%sT%s", buffer_len(&ext) > 0 ? " " : "", item->threadid);
+	free(rec->ext);
+	rec->ext = buffer_steal_str(&ext);
+	if (item->emailid[0] != '\0')
+		memcpy(msg->meta.emailid, item->emailid, sizeof(msg->meta.emailid));
+	if (item->threadid[0] != '\0')
+		memcpy(msg->meta.threadid, item->threadid, sizeof(msg->meta.threadid));
+	if (st->log_count > 0 && st->log[st->log_count - 1].meta.uid == msg->meta.uid)
+		st->log[st->log_count - 1].meta = msg->meta;
+}
+
 /* Take UIDs for the published items; on a uidlist write failure undo everything. */
 static int assign_uids(struct maildir_folder *mb, struct save_item *items, unsigned int count,
 		       uint32_t *uids_r, struct store_error *error_r)
@@ -169,7 +206,10 @@ static int assign_uids(struct maildir_folder *mb, struct save_item *items, unsig
 		const char *name = strrchr(items[i].final_path, '/') + 1;
 		items[i].meta.flags.system = items[i].system;
 		items[i].meta.flags.keywords = items[i].letters;
-		uids_r[i] = maildir_mbox_add_new(mb, name, items[i].in_new, &items[i].meta)->meta.uid;
+		struct maildir_msg *msg = maildir_mbox_add_new(mb, name, items[i].in_new,
+							       &items[i].meta);
+		set_ids(mb, msg, &items[i]);
+		uids_r[i] = msg->meta.uid;
 	}
 	if (maildir_mbox_write_uidlist(mb, error_r) == 0)
 		return 0;
@@ -240,6 +280,11 @@ int maildir_append(struct store_user *user, const char *mailbox,
 			items[i].kw_names[items[i].kw_count++] = msgs[i].keyword_names[k];
 		ret = write_tmp(mb->path, &items[i], msgs[i].data, msgs[i].fd, msgs[i].size,
 				error_r);
+		if (ret == 0) {
+			(void)maildir_threads_assign_msg(((struct maildir_user *)user)->root,
+							 msgs[i].data, msgs[i].fd, msgs[i].size,
+							 items[i].threadid);
+		}
 	}
 	if (ret == 0)
 		ret = save_commit(mb, items, count, uidvalidity_r, uids_r, error_r);
@@ -248,10 +293,48 @@ int maildir_append(struct store_user *user, const char *mailbox,
 	return ret;
 }
 
+/* A copy keeps the source's EMAILID and THREADID (RFC 8474 5.1, 5.2); a source
+ * without a THREADID (delivered by an MTA or Dovecot) gets one now, from its header. */
+static void copy_ids(const struct maildir_msg *msg, struct save_item *item,
+		     const char *root)
+{
+	memcpy(item->emailid, msg->meta.emailid, sizeof(item->emailid));
+	memcpy(item->threadid, msg->meta.threadid, sizeof(item->threadid));
+	if (item->threadid[0] != '\0')
+		return;
+	int fd = open(item->tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	(void)maildir_threads_assign_msg(root, NULL, fd, MAILDIR_THREADS_HEADER_MAX,
+					 item->threadid);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Dovecot's message GUID of each copied source message (its uidlist G field, else
+ * its base name), for the copy's own G field. */
+static void copy_guids(struct maildir_folder *src, const uint32_t *uids,
+		       struct save_item *items, unsigned int count)
+{
+	char *path = i_strdup_printf("%s/%s", src->path, MAILDIR_UIDLIST_NAME);
+	char **guids = i_new(char *, count + 1);
+	if (maildir_uidlist_read_ext(path, uids, count, 'G', guids) < 0)
+		log_error_errno("maildir: read %s", path);
+	for (unsigned int i = 0; i < count; i++) {
+		int idx = maildir_state_find(&src->state, uids[i]);
+		if (guids[i] != NULL) {
+			items[i].guid = guids[i];
+		} else if (idx >= 0) {
+			const char *name = src->state.msgs[idx].name;
+			items[i].guid = i_strndup(name, maildir_filename_base_len(name, src->colon));
+		}
+	}
+	free(guids);
+	free(path);
+}
+
 /* Put a copy of a source message into dest's tmp/: a hard link, or a byte copy. */
 static int copy_to_tmp(struct maildir_folder *src, const struct maildir_msg *msg,
 		       struct maildir_folder *dest, struct save_item *item,
-		       struct store_error *error_r)
+		       const char *root, struct store_error *error_r)
 {
 	char *src_path = maildir_msg_path(src, msg);
 	item->meta = msg->meta;
@@ -283,6 +366,8 @@ static int copy_to_tmp(struct maildir_folder *src, const struct maildir_msg *msg
 		ret = 1;   /* expunged meanwhile: skipped */
 	}
 	free(src_path);
+	if (ret == 0)
+		copy_ids(msg, item, root);
 	return ret;
 }
 
@@ -325,15 +410,17 @@ int maildir_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int 
 			m++;
 		if (m == src->state.count || src->state.msgs[m].meta.uid != uids[i])
 			continue;
-		ret = copy_to_tmp(src, &src->state.msgs[m], dest, &items[n], error_r);
+		ret = copy_to_tmp(src, &src->state.msgs[m], dest, &items[n],
+				  ((struct maildir_user *)mbox->user)->root, error_r);
 		if (ret == 0)
 			src_uids_r[n++] = uids[i];
 		else if (ret > 0)
 			ret = 0;
 	}
-	if (ret == 0 && n > 0)
+	if (ret == 0 && n > 0) {
+		copy_guids(src, src_uids_r, items, n);
 		ret = save_commit(dest, items, n, uidvalidity_r, dest_uids_r, error_r);
-	else if (ret == 0) {
+	} else if (ret == 0) {
 		(void)maildir_mbox_refresh(dest, error_r);
 		*uidvalidity_r = dest->state.uidvalidity;
 	}

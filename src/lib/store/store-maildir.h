@@ -10,6 +10,7 @@
  *   store-maildir-save.c    append and copy/move: tmp/ -> new/|cur/, crash safe
  *   maildir-mime.c          the per-folder MIME parse cache (pymap-mime)
  *   maildir-watch.c         inotify change feed
+ *   maildir-threads.c       the per-user THREADID index (pymap-threads)
  * Only store.c (through store_maildir_vfuncs) calls into the backend from outside. */
 #include "store-private.h"
 #include "maildir-index.h"

@@ -1,0 +1,343 @@
+/* The per-user thread index file of the maildir backend (see maildir-threads.h and
+ * doc/maildir-index.md). Integers are little-endian. */
+#include "maildir-threads.h"
+#include "maildir-file.h"
+#include "store-private.h"
+#include "alloc.h"
+#include "buffer.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define THREADS_MAGIC "PYMAPTH1"
+#define THREADS_MAGIC_LEN 8
+#define REC_HEAD 8                 /* id length 2, thread length 1, zero 1, sum 4 */
+#define REC_ID_MAX 1000
+#define CACHE_MAX 4                /* users whose index a process keeps */
+#define COMPACT_MIN_RECORDS 4096
+#define OPEN_RETRIES 10
+
+struct threads_file {
+	char *path;
+	int fd;                        /* -1: not open */
+	uint64_t ino;                  /* of the file index was read from */
+	off_t offset;                  /* end of the records read into index */
+	size_t records;                /* records in the file up to offset */
+	struct store_thread_index *index;
+	unsigned int last_use;
+};
+
+static struct threads_file cache[CACHE_MAX];
+static unsigned int use_clock;
+
+static uint32_t checksum(uint32_t hash, const void *data, size_t size)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < size; i++)
+		hash = (hash ^ p[i]) * 16777619u;
+	return hash;
+}
+
+static void file_reset(struct threads_file *tf)
+{
+	store_thread_index_destroy(&tf->index);
+	tf->index = store_thread_index_create();
+	store_thread_index_set_max(tf->index, MAILDIR_THREADS_MAX_IDS);
+	tf->ino = 0;
+	tf->offset = 0;
+	tf->records = 0;
+}
+
+static void file_close(struct threads_file *tf)
+{
+	if (tf->fd >= 0)
+		close(tf->fd);
+	tf->fd = -1;
+	tf->ino = 0;
+}
+
+static void file_free(struct threads_file *tf)
+{
+	file_close(tf);
+	store_thread_index_destroy(&tf->index);
+	i_free(tf->path);
+	memset(tf, 0, sizeof(*tf));
+	tf->fd = -1;
+}
+
+void maildir_threads_flush(void)
+{
+	for (unsigned int i = 0; i < CACHE_MAX; i++) {
+		if (cache[i].path != NULL)
+			file_free(&cache[i]);
+	}
+}
+
+static struct threads_file *file_get(const char *path)
+{
+	struct threads_file *oldest = &cache[0];
+	for (unsigned int i = 0; i < CACHE_MAX; i++) {
+		if (cache[i].path != NULL && strcmp(cache[i].path, path) == 0) {
+			cache[i].last_use = ++use_clock;
+			return &cache[i];
+		}
+		if (cache[i].path == NULL ||
+		    (oldest->path != NULL && cache[i].last_use < oldest->last_use))
+			oldest = &cache[i];
+	}
+	if (oldest->path != NULL)
+		file_free(oldest);
+	oldest->path = i_strdup(path);
+	oldest->fd = -1;
+	oldest->last_use = ++use_clock;
+	file_reset(oldest);
+	return oldest;
+}
+
+/* Open the file and hold its lock; the file locked is the one at path (a writer may
+ * have replaced it while we waited). A new file gets its magic. */
+static int file_lock(struct threads_file *tf)
+{
+	for (unsigned int i = 0; i < OPEN_RETRIES; i++) {
+		struct stat st_fd, st_path;
+		if (tf->fd < 0) {
+			tf->fd = open(tf->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (tf->fd < 0)
+				return -1;
+		}
+		if (flock(tf->fd, LOCK_EX) < 0 || fstat(tf->fd, &st_fd) < 0) {
+			file_close(tf);
+			return -1;
+		}
+		if (stat(tf->path, &st_path) == 0 && st_path.st_ino == st_fd.st_ino &&
+		    st_path.st_dev == st_fd.st_dev) {
+			if ((uint64_t)st_fd.st_ino != tf->ino || st_fd.st_size < tf->offset)
+				file_reset(tf);
+			tf->ino = (uint64_t)st_fd.st_ino;
+			if (st_fd.st_size == 0 &&
+			    maildir_write_full(tf->fd, THREADS_MAGIC, THREADS_MAGIC_LEN) < 0) {
+				file_close(tf);
+				return -1;
+			}
+			return 0;
+		}
+		file_close(tf);   /* replaced (or removed) meanwhile: open it again */
+	}
+	errno = ESTALE;
+	return -1;
+}
+
+static void file_unlock(struct threads_file *tf)
+{
+	if (tf->fd >= 0)
+		(void)flock(tf->fd, LOCK_UN);
+}
+
+/* One record at p (at most avail bytes): its length, or 0 when it is torn or bad. */
+static size_t parse_record(const unsigned char *p, size_t avail, char *id, char *threadid)
+{
+	if (avail < REC_HEAD)
+		return 0;
+	size_t id_len = (size_t)p[0] | (size_t)p[1] << 8, tid_len = p[2];
+	uint32_t sum = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+		       (uint32_t)p[7] << 24;
+	if (id_len == 0 || id_len > REC_ID_MAX || tid_len == 0 ||
+	    tid_len >= STORE_ID_MAX_BYTES || p[3] != 0 || avail - REC_HEAD < id_len + tid_len)
+		return 0;
+	const unsigned char *body = p + REC_HEAD;
+	if (checksum(checksum(2166136261u, p, 4), body, id_len + tid_len) != sum ||
+	    memchr(body, '\0', id_len + tid_len) != NULL)
+		return 0;
+	memcpy(id, body, id_len);
+	id[id_len] = '\0';
+	memcpy(threadid, body + id_len, tid_len);
+	threadid[tid_len] = '\0';
+	return REC_HEAD + id_len + tid_len;
+}
+
+/* Apply the records in data (starting at file offset start); the end of the sound
+ * records. */
+static off_t apply_records(struct threads_file *tf, const unsigned char *data, size_t size,
+			   off_t start)
+{
+	char id[REC_ID_MAX + 1], threadid[STORE_ID_MAX_BYTES];
+	size_t pos = 0, len;
+	if (start == 0) {
+		if (size < THREADS_MAGIC_LEN || memcmp(data, THREADS_MAGIC, THREADS_MAGIC_LEN) != 0)
+			return 0;
+		pos = THREADS_MAGIC_LEN;
+	}
+	while ((len = parse_record(data + pos, size - pos, id, threadid)) > 0) {
+		(void)store_thread_index_put(tf->index, id, threadid);
+		tf->records++;
+		pos += len;
+	}
+	return start + (off_t)pos;
+}
+
+/* Read what was appended since our last look (locked). A torn or bad tail is cut
+ * off: every writer holds the lock, so nobody is writing it now. */
+static int file_catch_up(struct threads_file *tf)
+{
+	struct stat st;
+	if (fstat(tf->fd, &st) < 0)
+		return -1;
+	if (st.st_size > (off_t)MAILDIR_THREADS_MAX_BYTES) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (st.st_size == tf->offset)
+		return 0;
+	size_t size = (size_t)(st.st_size - tf->offset);
+	unsigned char *data = i_malloc(size);
+	ssize_t n = pread(tf->fd, data, size, tf->offset);
+	int ret = -1;
+	if (n == (ssize_t)size) {
+		off_t end = apply_records(tf, data, size, tf->offset);
+		ret = 0;
+		if (end == 0) {
+			/* not our file (bad magic): start it again */
+			ret = ftruncate(tf->fd, 0) < 0 ||
+			      pwrite(tf->fd, THREADS_MAGIC, THREADS_MAGIC_LEN, 0) !=
+			      THREADS_MAGIC_LEN ? -1 : 0;
+			end = THREADS_MAGIC_LEN;
+		} else if (end < st.st_size) {
+			log_warning("maildir: %s: cut off %lld damaged bytes at %lld", tf->path,
+				    (long long)(st.st_size - end), (long long)end);
+			ret = ftruncate(tf->fd, end);
+		}
+		tf->offset = end;
+	} else if (n >= 0) {
+		errno = EIO;
+	}
+	free(data);
+	return ret;
+}
+
+struct record_buf {
+	struct buffer buf;
+	size_t count;
+};
+
+static void append_record(const char *msgid, const char *threadid, void *context)
+{
+	struct record_buf *out = context;
+	size_t id_len = strlen(msgid), tid_len = strlen(threadid);
+	unsigned char head[REC_HEAD];
+	if (id_len == 0 || id_len > REC_ID_MAX || tid_len == 0 || tid_len >= STORE_ID_MAX_BYTES)
+		return;
+	head[0] = (unsigned char)id_len;
+	head[1] = (unsigned char)(id_len >> 8);
+	head[2] = (unsigned char)tid_len;
+	head[3] = 0;
+	uint32_t sum = checksum(checksum(checksum(2166136261u, head, 4), msgid, id_len),
+				threadid, tid_len);
+	for (unsigned int i = 0; i < 4; i++)
+		head[4 + i] = (unsigned char)(sum >> (8 * i));
+	(void)buffer_append(&out->buf, head, sizeof(head));
+	(void)buffer_append(&out->buf, msgid, id_len);
+	(void)buffer_append(&out->buf, threadid, tid_len);
+	out->count++;
+}
+
+/* Rewrite the file with only the live entries when superseded records outweigh them
+ * (locked). Afterwards the next use reads the new file from its start. */
+static void file_compact(struct threads_file *tf)
+{
+	size_t live = store_thread_index_count(tf->index);
+	if (tf->records < COMPACT_MIN_RECORDS || tf->records <= 2 * live)
+		return;
+	struct record_buf out = { .count = 0 };
+	buffer_init(&out.buf, 0);
+	(void)buffer_append(&out.buf, THREADS_MAGIC, THREADS_MAGIC_LEN);
+	store_thread_index_foreach(tf->index, append_record, &out);
+	if (maildir_file_replace(tf->path, buffer_data(&out.buf), buffer_len(&out.buf), 0600,
+				 true) < 0)
+		log_error_errno("maildir: compact %s", tf->path);
+	else
+		file_close(tf);   /* the next lock finds the new inode and reloads */
+	buffer_deinit(&out.buf);
+}
+
+static int file_assign(struct threads_file *tf, const struct store_thread_ids *ids,
+		       char threadid_r[STORE_ID_MAX_BYTES])
+{
+	struct record_buf out = { .count = 0 };
+	int ret = 0;
+	buffer_init(&out.buf, 0);
+	store_thread_assign_ids(tf->index, ids, threadid_r, append_record, &out);
+	size_t len = buffer_len(&out.buf);
+	if (len > 0) {
+		ret = pwrite(tf->fd, buffer_data(&out.buf), len, tf->offset) == (ssize_t)len ?
+		      0 : -1;
+		if (ret == 0)
+			ret = fdatasync(tf->fd);
+		if (ret == 0) {
+			tf->offset += (off_t)len;
+			tf->records += out.count;
+		} else {
+			/* what we remembered is not in the file: read it again next time */
+			int err = errno;
+			if (ftruncate(tf->fd, tf->offset) < 0)
+				log_error_errno("maildir: truncate %s", tf->path);
+			file_reset(tf);
+			errno = err;
+		}
+	}
+	buffer_deinit(&out.buf);
+	return ret;
+}
+
+int maildir_threads_assign(const char *root, const struct store_thread_ids *ids,
+			   char threadid_r[STORE_ID_MAX_BYTES])
+{
+	if (ids->own == NULL && ids->ref_count == 0) {
+		store_random_id('T', threadid_r);   /* nothing to link it by */
+		return 0;
+	}
+	char *path = i_strdup_printf("%s/%s", root, MAILDIR_THREADS_NAME);
+	struct threads_file *tf = file_get(path);
+	int ret = file_lock(tf);
+	free(path);
+	if (ret == 0) {
+		ret = file_catch_up(tf);
+		if (ret == 0)
+			ret = file_assign(tf, ids, threadid_r);
+		if (ret == 0)
+			file_compact(tf);
+		file_unlock(tf);
+	}
+	if (ret < 0) {
+		log_error_errno("maildir: thread index %s/%s", root, MAILDIR_THREADS_NAME);
+		file_close(tf);
+		file_reset(tf);
+		store_random_id('T', threadid_r);
+	}
+	return ret;
+}
+
+int maildir_threads_assign_msg(const char *root, const void *data, int fd, size_t size,
+			       char threadid_r[STORE_ID_MAX_BYTES])
+{
+	struct store_thread_ids ids;
+	unsigned char *head = NULL;
+	if (size > MAILDIR_THREADS_HEADER_MAX)
+		size = MAILDIR_THREADS_HEADER_MAX;
+	if (data == NULL) {
+		head = i_malloc(size + 1);
+		ssize_t n = fd < 0 ? -1 : pread(fd, head, size, 0);
+		size = n < 0 ? 0 : (size_t)n;
+		data = head;
+	}
+	store_thread_ids_read(data, size, &ids);
+	int ret = maildir_threads_assign(root, &ids, threadid_r);
+	store_thread_ids_free(&ids);
+	free(head);
+	return ret;
+}

@@ -1,0 +1,40 @@
+#ifndef PYMAP_MAILDIR_THREADS_H
+#define PYMAP_MAILDIR_THREADS_H
+/* The maildir backend's per-user thread index, the file "pymap-threads" in the
+ * user's maildir (format in doc/maildir-index.md): which THREADID (RFC 8474) each
+ * Message-ID seen so far belongs to, so that a reply appended or copied into any
+ * folder, by any pymap process, joins its thread. Called by store-maildir-save.c
+ * (APPEND, and COPY/MOVE of a message without a THREADID).
+ *
+ * The file is append-only records with checksums, changed only under flock(LOCK_EX)
+ * on it: a writer first reads what others appended since its last look, then appends
+ * the ids it added or changed in one write and fdatasyncs. A torn tail (a crash
+ * mid-write) is cut off by the next writer. When superseded records outweigh the
+ * live ones the file is rewritten (temp, fsync, rename); holders of the old file see
+ * the new inode once they have its lock. At most MAILDIR_THREADS_MAX_IDS ids are
+ * remembered (past it, new ids start new threads). Each process keeps the indexes
+ * of the last few users it served in memory and reads only the tail next time. */
+#include <stddef.h>
+#include "store.h"
+#include "store-thread.h"
+
+#define MAILDIR_THREADS_NAME "pymap-threads"
+#define MAILDIR_THREADS_MAX_IDS (1024u * 1024)
+#define MAILDIR_THREADS_MAX_BYTES (256u * 1024 * 1024)
+/* How much of a message's start is read for its Message-ID, In-Reply-To and
+ * References. */
+#define MAILDIR_THREADS_HEADER_MAX (64 * 1024)
+
+/* The THREADID of a message with these ids, recorded in the thread index of the
+ * maildir at root. 0, or -1 (errno; logged) when the index cannot be read or
+ * written: threadid_r then holds a new thread id that no other message shares. */
+int maildir_threads_assign(const char *root, const struct store_thread_ids *ids,
+			   char threadid_r[STORE_ID_MAX_BYTES]);
+/* The same from the message's bytes: in memory (data) or in a file (fd >= 0, data
+ * NULL); only the header (at most MAILDIR_THREADS_HEADER_MAX bytes) is read. */
+int maildir_threads_assign_msg(const char *root, const void *data, int fd, size_t size,
+			       char threadid_r[STORE_ID_MAX_BYTES]);
+/* Forget the process's in-memory indexes and close their files (tests, exit). */
+void maildir_threads_flush(void);
+
+#endif
