@@ -223,21 +223,25 @@ static struct redis_node *route(struct redis_conn *conn, int argc, const char *c
 	return &conn->nodes[conn->slot_node[redis_cluster_key_slot(argv[key], len)]];
 }
 
-/* Follow MOVED/ASK replies of one command (cmd, len) first sent to node. 0 with
- * *reply_io the final reply, -1 (reply freed, NULL) when a node was unreachable. */
-static int follow_redirects(struct redis_conn *conn, struct redis_node *node,
+/* Follow MOVED/ASK replies of one command (cmd, len) first sent to the node named
+ * origin_host (NULL for a UNIX socket; a copy, as node_get may replace that node while
+ * an earlier command of the same pipeline is redirected). 0 with *reply_io the final
+ * reply, -1 (reply freed, NULL) when a node was unreachable. */
+static int follow_redirects(struct redis_conn *conn, const char *origin_host,
 			    const char *cmd, size_t len, redisReply **reply_io)
 {
+	struct redis_node *node = NULL;    /* where the last redirection went */
 	for (unsigned int hops = 0; hops < MAX_REDIRECTS; hops++) {
 		redisReply *reply = *reply_io, *replies[2];
 		struct redis_redirect rd;
 		if (reply->type != REDIS_REPLY_ERROR ||
 		    redis_cluster_parse_redirect(reply->str, reply->len, &rd) != 1)
 			return 0;
-		if (rd.host[0] == '\0' && node->url.host == NULL)
+		const char *asked = node != NULL ? node->url.host : origin_host;
+		if (rd.host[0] == '\0' && asked == NULL)
 			return 0;    /* no host to go to: the error goes up */
 		if (rd.host[0] == '\0')    /* copied: node_get may replace a node */
-			snprintf(rd.host, sizeof(rd.host), "%s", node->url.host);
+			snprintf(rd.host, sizeof(rd.host), "%s", asked);
 		node = node_get(conn, rd.host, rd.port);
 		freeReplyObject(reply);
 		*reply_io = NULL;
@@ -265,9 +269,10 @@ static int follow_redirects(struct redis_conn *conn, struct redis_node *node,
 static int conn_roundtrip(struct redis_conn *conn, struct redis_node *node, const char *buf,
 			  const size_t *offs, unsigned int count, redisReply **replies_r)
 {
+	char *origin_host = node->url.host != NULL ? i_strdup(node->url.host) : NULL;
 	int ret = node_send(conn, node, buf, offs[count], count, replies_r);
 	for (unsigned int i = 0; ret == 0 && i < count; i++) {
-		ret = follow_redirects(conn, node, buf + offs[i], offs[i + 1] - offs[i],
+		ret = follow_redirects(conn, origin_host, buf + offs[i], offs[i + 1] - offs[i],
 				       &replies_r[i]);
 		if (ret < 0) {
 			for (unsigned int j = 0; j < count; j++) {
@@ -276,6 +281,7 @@ static int conn_roundtrip(struct redis_conn *conn, struct redis_node *node, cons
 			}
 		}
 	}
+	free(origin_host);
 	conn->up = ret == 0;
 	return ret;
 }
