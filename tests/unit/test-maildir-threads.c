@@ -77,19 +77,21 @@ static void test_file_format_and_restart(void)
 	char *root = user_root("format");
 	char a[STORE_ID_MAX_BYTES], b[STORE_ID_MAX_BYTES];
 	assign(root, "Message-ID: <a@x>\r\n\r\n", a);
-	/* magic, then: id length 5 (2), thread length 33 (1), 0, FNV-1a, id, thread */
+	/* magic, hash key (16), then: id length 5 (2), thread length 33 (1), 0,
+	 * FNV-1a, id, thread */
 	char *path = i_strdup_printf("%s/%s", root, MAILDIR_THREADS_NAME);
 	unsigned char data[128];
 	int fd = open(path, O_RDONLY);
-	TEST_ASSERT_INT_EQ(read(fd, data, sizeof(data)), 8 + 8 + 5 + 33);
+	TEST_ASSERT_INT_EQ(read(fd, data, sizeof(data)), 24 + 8 + 5 + 33);
 	close(fd);
 	TEST_ASSERT_MEM_EQ(data, 8, "PYMAPTH1", 8);
-	TEST_ASSERT(data[8] == 5 && data[9] == 0 && data[10] == 33 && data[11] == 0);
-	uint32_t sum = fnv(fnv(fnv(2166136261u, data + 8, 4), "<a@x>", 5), a, 33);
-	TEST_ASSERT_UINT_EQ((uint32_t)data[12] | (uint32_t)data[13] << 8 |
-			    (uint32_t)data[14] << 16 | (uint32_t)data[15] << 24, sum);
-	TEST_ASSERT_MEM_EQ(data + 16, 5, "<a@x>", 5);
-	TEST_ASSERT_MEM_EQ(data + 21, 33, a, 33);
+	const unsigned char *rec = data + 24;
+	TEST_ASSERT(rec[0] == 5 && rec[1] == 0 && rec[2] == 33 && rec[3] == 0);
+	uint32_t sum = fnv(fnv(fnv(2166136261u, rec, 4), "<a@x>", 5), a, 33);
+	TEST_ASSERT_UINT_EQ((uint32_t)rec[4] | (uint32_t)rec[5] << 8 |
+			    (uint32_t)rec[6] << 16 | (uint32_t)rec[7] << 24, sum);
+	TEST_ASSERT_MEM_EQ(rec + 8, 5, "<a@x>", 5);
+	TEST_ASSERT_MEM_EQ(rec + 13, 33, a, 33);
 	/* a new process (nothing in memory) reads it back */
 	maildir_threads_flush();
 	assign(root, "In-Reply-To: <a@x>\r\n\r\n", b);
@@ -154,7 +156,7 @@ static void test_torn_tail_is_cut(void)
 	close(fd);
 	assign(root, "In-Reply-To: <a@x>\r\n\r\n", b);
 	TEST_ASSERT(strcmp(b, a) != 0);
-	TEST_ASSERT_INT_EQ(file_size(root), 8 + 8 + 5 + 33);
+	TEST_ASSERT_INT_EQ(file_size(root), 24 + 8 + 5 + 33);
 	maildir_threads_flush();
 	free(path);
 	free(root);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -17,11 +18,34 @@
 
 #define THREADS_MAGIC "PYMAPTH1"
 #define THREADS_MAGIC_LEN 8
+#define THREADS_KEY_LEN crypto_shorthash_KEYBYTES
+#define THREADS_HEADER_LEN (THREADS_MAGIC_LEN + THREADS_KEY_LEN)
+#define THREAD_RAW 16              /* a THREADID "T" + 32 hex digits, as bytes */
 #define REC_HEAD 8                 /* id length 2, thread length 1, zero 1, sum 4 */
 #define REC_ID_MAX 1000
 #define CACHE_MAX 4                /* users whose index a process keeps */
 #define COMPACT_MIN_RECORDS 4096
 #define OPEN_RETRIES 10
+
+struct record_buf {
+	struct buffer buf;
+	size_t count;
+};
+
+/* The index in memory: SipHash-2-4 of each Message-ID (keyed by the file's random
+ * key, so ids cannot be made to collide on purpose) -> its thread, 24 bytes a slot
+ * (hash 0 marks a free slot), open addressing at most 3/4 full. */
+struct thread_slot {
+	uint64_t hash;
+	unsigned char thread[THREAD_RAW];
+};
+
+struct thread_map {
+	struct thread_slot *slots;
+	size_t size, count;
+	unsigned char key[THREADS_KEY_LEN];
+	struct record_buf *changed;    /* records of changed ids go here, or NULL */
+};
 
 struct threads_file {
 	char *path;
@@ -29,7 +53,7 @@ struct threads_file {
 	uint64_t ino;                  /* of the file index was read from */
 	off_t offset;                  /* end of the records read into index */
 	size_t records;                /* records in the file up to offset */
-	struct store_thread_index *index;
+	struct thread_map map;
 	unsigned int last_use;
 };
 
@@ -44,11 +68,109 @@ static uint32_t checksum(uint32_t hash, const void *data, size_t size)
 	return hash;
 }
 
+static void append_record(const char *msgid, const char *threadid, void *context);
+
+static uint64_t map_hash(const struct thread_map *map, const char *msgid)
+{
+	unsigned char out[crypto_shorthash_BYTES];
+	uint64_t hash = 0;
+	crypto_shorthash(out, (const unsigned char *)msgid, strlen(msgid), map->key);
+	for (unsigned int i = 0; i < sizeof(out); i++)
+		hash |= (uint64_t)out[i] << (8 * i);
+	return hash != 0 ? hash : 1;
+}
+
+static struct thread_slot *map_slot(const struct thread_map *map, uint64_t hash)
+{
+	size_t mask = map->size - 1;
+	for (size_t i = (size_t)(hash ^ (hash >> 32)) & mask; ; i = (i + 1) & mask) {
+		if (map->slots[i].hash == hash || map->slots[i].hash == 0)
+			return &map->slots[i];
+	}
+}
+
+static void map_init(struct thread_map *map)
+{
+	free(map->slots);
+	map->size = 1024;
+	map->count = 0;
+	map->slots = i_new(struct thread_slot, map->size);
+	memset(map->slots, 0, map->size * sizeof(*map->slots));
+}
+
+static void map_grow(struct thread_map *map)
+{
+	struct thread_slot *old = map->slots;
+	size_t old_size = map->size;
+	map->size *= 2;
+	map->slots = i_new(struct thread_slot, map->size);
+	memset(map->slots, 0, map->size * sizeof(*map->slots));
+	for (size_t i = 0; i < old_size; i++) {
+		if (old[i].hash != 0)
+			*map_slot(map, old[i].hash) = old[i];
+	}
+	free(old);
+}
+
+static bool thread_to_raw(const char *threadid, unsigned char raw[THREAD_RAW])
+{
+	size_t len;
+	return threadid[0] == 'T' && strlen(threadid) == 1 + 2 * THREAD_RAW &&
+	       sodium_hex2bin(raw, THREAD_RAW, threadid + 1, 2 * THREAD_RAW, NULL, &len,
+			      NULL) == 0 && len == THREAD_RAW;
+}
+
+static void raw_to_thread(const unsigned char raw[THREAD_RAW],
+			  char threadid_r[STORE_ID_MAX_BYTES])
+{
+	threadid_r[0] = 'T';
+	sodium_bin2hex(threadid_r + 1, STORE_ID_MAX_BYTES - 1, raw, THREAD_RAW);
+}
+
+/* Remember msgid under raw: 1 added or changed, 0 already so, -1 full. */
+static int map_put_raw(struct thread_map *map, const char *msgid,
+		       const unsigned char raw[THREAD_RAW])
+{
+	uint64_t hash = map_hash(map, msgid);
+	struct thread_slot *slot = map_slot(map, hash);
+	if (slot->hash == 0) {
+		if (map->count >= MAILDIR_THREADS_MAX_IDS)
+			return -1;
+		if ((map->count + 1) * 4 > map->size * 3) {
+			map_grow(map);
+			slot = map_slot(map, hash);
+		}
+		slot->hash = hash;
+		map->count++;
+	} else if (memcmp(slot->thread, raw, THREAD_RAW) == 0) {
+		return 0;
+	}
+	memcpy(slot->thread, raw, THREAD_RAW);
+	return 1;
+}
+
+static bool map_lookup(void *context, const char *msgid, char threadid_r[STORE_ID_MAX_BYTES])
+{
+	struct thread_map *map = context;
+	const struct thread_slot *slot = map_slot(map, map_hash(map, msgid));
+	if (slot->hash == 0)
+		return false;
+	raw_to_thread(slot->thread, threadid_r);
+	return true;
+}
+
+static void map_put(void *context, const char *msgid, const char *threadid)
+{
+	struct thread_map *map = context;
+	unsigned char raw[THREAD_RAW];
+	if (thread_to_raw(threadid, raw) && map_put_raw(map, msgid, raw) > 0 &&
+	    map->changed != NULL)
+		append_record(msgid, threadid, map->changed);
+}
+
 static void file_reset(struct threads_file *tf)
 {
-	store_thread_index_destroy(&tf->index);
-	tf->index = store_thread_index_create();
-	store_thread_index_set_max(tf->index, MAILDIR_THREADS_MAX_IDS);
+	map_init(&tf->map);
 	tf->ino = 0;
 	tf->offset = 0;
 	tf->records = 0;
@@ -65,7 +187,7 @@ static void file_close(struct threads_file *tf)
 static void file_free(struct threads_file *tf)
 {
 	file_close(tf);
-	store_thread_index_destroy(&tf->index);
+	free(tf->map.slots);
 	i_free(tf->path);
 	memset(tf, 0, sizeof(*tf));
 	tf->fd = -1;
@@ -100,6 +222,14 @@ static struct threads_file *file_get(const char *path)
 	return oldest;
 }
 
+/* A new file's header: the magic and a new random hash key (also taken into map). */
+static void new_header(struct thread_map *map, unsigned char header[THREADS_HEADER_LEN])
+{
+	memcpy(header, THREADS_MAGIC, THREADS_MAGIC_LEN);
+	crypto_shorthash_keygen(map->key);
+	memcpy(header + THREADS_MAGIC_LEN, map->key, THREADS_KEY_LEN);
+}
+
 /* Open the file and hold its lock; the file locked is the one at path (a writer may
  * have replaced it while we waited). A new file gets its magic. */
 static int file_lock(struct threads_file *tf)
@@ -120,8 +250,11 @@ static int file_lock(struct threads_file *tf)
 			if ((uint64_t)st_fd.st_ino != tf->ino || st_fd.st_size < tf->offset)
 				file_reset(tf);
 			tf->ino = (uint64_t)st_fd.st_ino;
+			unsigned char header[THREADS_HEADER_LEN];
+			if (st_fd.st_size == 0)
+				new_header(&tf->map, header);
 			if (st_fd.st_size == 0 &&
-			    maildir_write_full(tf->fd, THREADS_MAGIC, THREADS_MAGIC_LEN) < 0) {
+			    maildir_write_full(tf->fd, header, sizeof(header)) < 0) {
 				file_close(tf);
 				return -1;
 			}
@@ -140,8 +273,10 @@ static void file_unlock(struct threads_file *tf)
 }
 
 /* One record at p (at most avail bytes): its length, or 0 when it is torn or bad. */
-static size_t parse_record(const unsigned char *p, size_t avail, char *id, char *threadid)
+static size_t parse_record(const unsigned char *p, size_t avail, char *id,
+			   unsigned char raw[THREAD_RAW])
 {
+	char threadid[STORE_ID_MAX_BYTES];
 	if (avail < REC_HEAD)
 		return 0;
 	size_t id_len = (size_t)p[0] | (size_t)p[1] << 8, tid_len = p[2];
@@ -158,7 +293,7 @@ static size_t parse_record(const unsigned char *p, size_t avail, char *id, char 
 	id[id_len] = '\0';
 	memcpy(threadid, body + id_len, tid_len);
 	threadid[tid_len] = '\0';
-	return REC_HEAD + id_len + tid_len;
+	return thread_to_raw(threadid, raw) ? REC_HEAD + id_len + tid_len : 0;
 }
 
 /* Apply the records in data (starting at file offset start); the end of the sound
@@ -166,15 +301,17 @@ static size_t parse_record(const unsigned char *p, size_t avail, char *id, char 
 static off_t apply_records(struct threads_file *tf, const unsigned char *data, size_t size,
 			   off_t start)
 {
-	char id[REC_ID_MAX + 1], threadid[STORE_ID_MAX_BYTES];
+	char id[REC_ID_MAX + 1];
+	unsigned char raw[THREAD_RAW];
 	size_t pos = 0, len;
 	if (start == 0) {
-		if (size < THREADS_MAGIC_LEN || memcmp(data, THREADS_MAGIC, THREADS_MAGIC_LEN) != 0)
+		if (size < THREADS_HEADER_LEN || memcmp(data, THREADS_MAGIC, THREADS_MAGIC_LEN) != 0)
 			return 0;
-		pos = THREADS_MAGIC_LEN;
+		memcpy(tf->map.key, data + THREADS_MAGIC_LEN, THREADS_KEY_LEN);
+		pos = THREADS_HEADER_LEN;
 	}
-	while ((len = parse_record(data + pos, size - pos, id, threadid)) > 0) {
-		(void)store_thread_index_put(tf->index, id, threadid);
+	while ((len = parse_record(data + pos, size - pos, id, raw)) > 0) {
+		(void)map_put_raw(&tf->map, id, raw);
 		tf->records++;
 		pos += len;
 	}
@@ -203,10 +340,11 @@ static int file_catch_up(struct threads_file *tf)
 		ret = 0;
 		if (end == 0) {
 			/* not our file (bad magic): start it again */
+			unsigned char header[THREADS_HEADER_LEN];
+			new_header(&tf->map, header);
 			ret = ftruncate(tf->fd, 0) < 0 ||
-			      pwrite(tf->fd, THREADS_MAGIC, THREADS_MAGIC_LEN, 0) !=
-			      THREADS_MAGIC_LEN ? -1 : 0;
-			end = THREADS_MAGIC_LEN;
+			      pwrite(tf->fd, header, sizeof(header), 0) != sizeof(header) ? -1 : 0;
+			end = THREADS_HEADER_LEN;
 		} else if (end < st.st_size) {
 			log_warning("maildir: %s: cut off %lld damaged bytes at %lld", tf->path,
 				    (long long)(st.st_size - end), (long long)end);
@@ -219,11 +357,6 @@ static int file_catch_up(struct threads_file *tf)
 	free(data);
 	return ret;
 }
-
-struct record_buf {
-	struct buffer buf;
-	size_t count;
-};
 
 static void append_record(const char *msgid, const char *threadid, void *context)
 {
@@ -246,23 +379,51 @@ static void append_record(const char *msgid, const char *threadid, void *context
 	out->count++;
 }
 
-/* Rewrite the file with only the live entries when superseded records outweigh them
+/* Copy the live records of data (the whole file, locked) into out: the first
+ * record of each id that says its current thread. */
+static void live_records(struct threads_file *tf, const unsigned char *data, size_t size,
+			 struct record_buf *out)
+{
+	unsigned char *written = i_malloc(tf->map.size / 8 + 1);
+	char id[REC_ID_MAX + 1], threadid[STORE_ID_MAX_BYTES];
+	unsigned char raw[THREAD_RAW];
+	size_t pos = THREADS_HEADER_LEN, len;
+	memset(written, 0, tf->map.size / 8 + 1);
+	while ((len = parse_record(data + pos, size - pos, id, raw)) > 0) {
+		const struct thread_slot *slot = map_slot(&tf->map, map_hash(&tf->map, id));
+		size_t i = (size_t)(slot - tf->map.slots);
+		if (slot->hash != 0 && memcmp(slot->thread, raw, THREAD_RAW) == 0 &&
+		    (written[i / 8] & (1u << (i % 8))) == 0) {
+			written[i / 8] |= (unsigned char)(1u << (i % 8));
+			raw_to_thread(raw, threadid);
+			append_record(id, threadid, out);
+		}
+		pos += len;
+	}
+	free(written);
+}
+
+/* Rewrite the file with only the live records when superseded ones outweigh them
  * (locked). Afterwards the next use reads the new file from its start. */
 static void file_compact(struct threads_file *tf)
 {
-	size_t live = store_thread_index_count(tf->index);
-	if (tf->records < COMPACT_MIN_RECORDS || tf->records <= 2 * live)
+	if (tf->records < COMPACT_MIN_RECORDS || tf->records <= 2 * tf->map.count)
 		return;
+	size_t size = (size_t)tf->offset;
+	unsigned char *data = i_malloc(size);
 	struct record_buf out = { .count = 0 };
 	buffer_init(&out.buf, 0);
-	(void)buffer_append(&out.buf, THREADS_MAGIC, THREADS_MAGIC_LEN);
-	store_thread_index_foreach(tf->index, append_record, &out);
-	if (maildir_file_replace(tf->path, buffer_data(&out.buf), buffer_len(&out.buf), 0600,
-				 true) < 0)
-		log_error_errno("maildir: compact %s", tf->path);
-	else
-		file_close(tf);   /* the next lock finds the new inode and reloads */
+	if (pread(tf->fd, data, size, 0) == (ssize_t)size && size >= THREADS_HEADER_LEN) {
+		(void)buffer_append(&out.buf, data, THREADS_HEADER_LEN);
+		live_records(tf, data, size, &out);
+		if (maildir_file_replace(tf->path, buffer_data(&out.buf), buffer_len(&out.buf),
+					 0600, true) < 0)
+			log_error_errno("maildir: compact %s", tf->path);
+		else
+			file_close(tf);   /* the next lock finds the new inode and reloads */
+	}
 	buffer_deinit(&out.buf);
+	free(data);
 }
 
 static int file_assign(struct threads_file *tf, const struct store_thread_ids *ids,
@@ -271,7 +432,10 @@ static int file_assign(struct threads_file *tf, const struct store_thread_ids *i
 	struct record_buf out = { .count = 0 };
 	int ret = 0;
 	buffer_init(&out.buf, 0);
-	store_thread_assign_ids(tf->index, ids, threadid_r, append_record, &out);
+	static const struct store_thread_map map_ops = { map_lookup, map_put };
+	tf->map.changed = &out;
+	store_thread_assign_map(&map_ops, &tf->map, ids, threadid_r);
+	tf->map.changed = NULL;
 	size_t len = buffer_len(&out.buf);
 	if (len > 0) {
 		ret = pwrite(tf->fd, buffer_data(&out.buf), len, tf->offset) == (ssize_t)len ?
@@ -294,6 +458,27 @@ static int file_assign(struct threads_file *tf, const struct store_thread_ids *i
 	return ret;
 }
 
+/* Keep the ids held in memory by this process under MAILDIR_THREADS_MAX_IDS: drop
+ * the least recently used other users' indexes (they are read again when needed). */
+static void cache_trim(const struct threads_file *keep)
+{
+	for (;;) {
+		struct threads_file *oldest = NULL;
+		size_t total = 0;
+		for (unsigned int i = 0; i < CACHE_MAX; i++) {
+			if (cache[i].path == NULL)
+				continue;
+			total += cache[i].map.count;
+			if (&cache[i] != keep &&
+			    (oldest == NULL || cache[i].last_use < oldest->last_use))
+				oldest = &cache[i];
+		}
+		if (total <= MAILDIR_THREADS_MAX_IDS || oldest == NULL)
+			return;
+		file_free(oldest);
+	}
+}
+
 int maildir_threads_assign(const char *root, const struct store_thread_ids *ids,
 			   char threadid_r[STORE_ID_MAX_BYTES])
 {
@@ -312,6 +497,7 @@ int maildir_threads_assign(const char *root, const struct store_thread_ids *ids,
 		if (ret == 0)
 			file_compact(tf);
 		file_unlock(tf);
+		cache_trim(tf);
 	}
 	if (ret < 0) {
 		log_error_errno("maildir: thread index %s/%s", root, MAILDIR_THREADS_NAME);

@@ -12,8 +12,10 @@
  * mid-write) is cut off by the next writer. When superseded records outweigh the
  * live ones the file is rewritten (temp, fsync, rename); holders of the old file see
  * the new inode once they have its lock. At most MAILDIR_THREADS_MAX_IDS ids are
- * remembered (past it, new ids start new threads). Each process keeps the indexes
- * of the last few users it served in memory and reads only the tail next time. */
+ * remembered (past it, new ids start new threads). In memory an id is a keyed
+ * SipHash of it and its thread's 16 bytes (40-65 bytes an id). Each process keeps
+ * the indexes of the last few users it served (together at most
+ * MAILDIR_THREADS_MAX_IDS ids) and reads only the tail next time. */
 #include <stddef.h>
 #include "store.h"
 #include "store-thread.h"

@@ -16,14 +16,12 @@ struct thread_entry {
 struct store_thread_index {
 	struct thread_entry *slots;
 	size_t size, count;       /* open addressing, size a power of two */
-	size_t max_ids;
 };
 
 struct store_thread_index *store_thread_index_create(void)
 {
 	struct store_thread_index *index = i_new0(struct store_thread_index);
 	index->size = 1024;
-	index->max_ids = STORE_THREAD_MAX_IDS;
 	index->slots = i_new(struct thread_entry, index->size);
 	memset(index->slots, 0, index->size * sizeof(*index->slots));
 	return index;
@@ -73,52 +71,27 @@ static void index_grow(struct store_thread_index *index)
 	free(old);
 }
 
-void store_thread_index_set_max(struct store_thread_index *index, size_t max_ids)
-{
-	index->max_ids = max_ids < STORE_THREAD_MAX_IDS ? max_ids : STORE_THREAD_MAX_IDS;
-}
-
-size_t store_thread_index_count(const struct store_thread_index *index)
-{
-	return index->count;
-}
-
-const char *store_thread_index_lookup(const struct store_thread_index *index,
-				      const char *msgid)
+static const char *index_lookup(const struct store_thread_index *index, const char *msgid)
 {
 	const struct thread_entry *e = index_slot(index, msgid);
 	return e->msgid != NULL ? e->threadid : NULL;
 }
 
-int store_thread_index_put(struct store_thread_index *index, const char *msgid,
-			   const char *threadid)
+static void index_put(struct store_thread_index *index, const char *msgid,
+		      const char *threadid)
 {
 	struct thread_entry *e = index_slot(index, msgid);
 	if (e->msgid == NULL) {
-		if (index->count >= index->max_ids)
-			return -1;
+		if (index->count >= STORE_THREAD_MAX_IDS)
+			return;
 		if ((index->count + 1) * 2 > index->size) {
 			index_grow(index);
 			e = index_slot(index, msgid);
 		}
 		e->msgid = i_strdup(msgid);
 		index->count++;
-	} else if (strcmp(e->threadid, threadid) == 0) {
-		return 0;
 	}
 	snprintf(e->threadid, sizeof(e->threadid), "%s", threadid);
-	return 1;
-}
-
-void store_thread_index_foreach(const struct store_thread_index *index,
-				void (*cb)(const char *msgid, const char *threadid,
-					   void *context),
-				void *context)
-{
-	for (size_t i = 0; i < index->size; i++) {
-		if (index->slots[i].msgid != NULL)
-			cb(index->slots[i].msgid, index->slots[i].threadid, context);
-	}
 }
 
 /* Collect the "<...>" ids of a header value (white space inside removed). */
@@ -181,44 +154,45 @@ void store_thread_ids_free(struct store_thread_ids *ids)
 	ids->ref_count = 0;
 }
 
-static void put_changed(struct store_thread_index *index, const char *id,
-			const char *threadid,
-			void (*changed)(const char *msgid, const char *threadid, void *context),
-			void *context)
-{
-	if (store_thread_index_put(index, id, threadid) > 0 && changed != NULL)
-		changed(id, threadid, context);
-}
-
-void store_thread_assign_ids(struct store_thread_index *index,
+void store_thread_assign_map(const struct store_thread_map *map, void *context,
 			     const struct store_thread_ids *ids,
-			     char threadid_r[STORE_ID_MAX_BYTES],
-			     void (*changed)(const char *msgid, const char *threadid,
-					     void *context),
-			     void *context)
+			     char threadid_r[STORE_ID_MAX_BYTES])
 {
 	unsigned int own_count = ids->own != NULL ? 1 : 0;
-	threadid_r[0] = '\0';
+	bool known = false;
 	/* Known ids: its own (a reply that arrived earlier named it) first. */
-	for (unsigned int i = 0; i < own_count + ids->ref_count && threadid_r[0] == '\0'; i++) {
+	for (unsigned int i = 0; i < own_count + ids->ref_count && !known; i++) {
 		const char *id = i < own_count ? ids->own : ids->refs[i - own_count];
-		const char *known = store_thread_index_lookup(index, id);
-		if (known != NULL)
-			snprintf(threadid_r, STORE_ID_MAX_BYTES, "%s", known);
+		known = map->lookup(context, id, threadid_r);
 	}
-	if (threadid_r[0] == '\0')
+	if (!known)
 		store_random_id('T', threadid_r);
 	if (ids->own != NULL)
-		put_changed(index, ids->own, threadid_r, changed, context);
+		map->put(context, ids->own, threadid_r);
 	for (unsigned int i = 0; i < ids->ref_count; i++)
-		put_changed(index, ids->refs[i], threadid_r, changed, context);
+		map->put(context, ids->refs[i], threadid_r);
+}
+
+static bool map_lookup(void *context, const char *msgid, char threadid_r[STORE_ID_MAX_BYTES])
+{
+	const char *threadid = index_lookup(context, msgid);
+	if (threadid == NULL)
+		return false;
+	memcpy(threadid_r, threadid, STORE_ID_MAX_BYTES);
+	return true;
+}
+
+static void map_put(void *context, const char *msgid, const char *threadid)
+{
+	index_put(context, msgid, threadid);
 }
 
 void store_thread_assign(struct store_thread_index *index, const void *data, size_t size,
 			 char threadid_r[STORE_ID_MAX_BYTES])
 {
 	struct store_thread_ids ids;
+	static const struct store_thread_map map = { map_lookup, map_put };
 	store_thread_ids_read(data, size, &ids);
-	store_thread_assign_ids(index, &ids, threadid_r, NULL, NULL);
+	store_thread_assign_map(&map, index, &ids, threadid_r);
 	store_thread_ids_free(&ids);
 }

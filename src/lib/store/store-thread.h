@@ -5,6 +5,7 @@
  * References, or that names it; otherwise it starts a new thread. The index maps
  * Message-IDs ("<...>" with white space removed) to thread ids; it is bounded
  * (STORE_THREAD_MAX_IDS: past it, new ids start new threads). */
+#include <stdbool.h>
 #include <stddef.h>
 #include "store.h"
 
@@ -29,31 +30,20 @@ struct store_thread_index;
 
 struct store_thread_index *store_thread_index_create(void);
 void store_thread_index_destroy(struct store_thread_index **index);
-/* Lower the bound on remembered ids (default STORE_THREAD_MAX_IDS). */
-void store_thread_index_set_max(struct store_thread_index *index, size_t max_ids);
-size_t store_thread_index_count(const struct store_thread_index *index);
-/* The thread id remembered for a Message-ID, or NULL. */
-const char *store_thread_index_lookup(const struct store_thread_index *index,
-				      const char *msgid);
-/* Remember (or change) the thread of msgid: 1 new or changed, 0 already so, -1
- * not remembered (the index is full). */
-int store_thread_index_put(struct store_thread_index *index, const char *msgid,
-			   const char *threadid);
-/* Call cb for every remembered id (in no particular order). */
-void store_thread_index_foreach(const struct store_thread_index *index,
-				void (*cb)(const char *msgid, const char *threadid,
-					   void *context),
-				void *context);
-/* The thread of a message with these ids (the first known of its own id and its
- * references, else a new random one); remembers them all under it. changed (may be
- * NULL) is called for each id whose entry was added or changed, so that a caller
- * keeping the index in a file can record just those. */
-void store_thread_assign_ids(struct store_thread_index *index,
+/* The thread rule over any map of Message-IDs to thread ids (the maildir backend
+ * keeps its own, store_thread_assign() uses struct store_thread_index): the thread of
+ * a message with these ids is that of the first one known -- its own id first, then
+ * In-Reply-To and References in order -- else a new random one; every id of the
+ * message is then put under it. */
+struct store_thread_map {
+	/* The thread of msgid into threadid_r: false when unknown. */
+	bool (*lookup)(void *context, const char *msgid, char threadid_r[STORE_ID_MAX_BYTES]);
+	/* Remember msgid under threadid (a no-op when it is there already). */
+	void (*put)(void *context, const char *msgid, const char *threadid);
+};
+void store_thread_assign_map(const struct store_thread_map *map, void *context,
 			     const struct store_thread_ids *ids,
-			     char threadid_r[STORE_ID_MAX_BYTES],
-			     void (*changed)(const char *msgid, const char *threadid,
-					     void *context),
-			     void *context);
+			     char threadid_r[STORE_ID_MAX_BYTES]);
 /* Read the message's Message-ID, In-Reply-To and References, pick its thread id and
  * remember its ids. */
 void store_thread_assign(struct store_thread_index *index, const void *data, size_t size,
