@@ -487,3 +487,41 @@ def test_warm_fetch_of_structure_does_not_open_message_files(tmp_path, pymap_ser
     finally:
         for f in files:
             os.chmod(f, 0o600)
+
+
+def test_first_append_after_login_on_fresh_users(tmp_path, pymap_server):
+    """Fresh users' maildirs are made at LOGIN, by whichever worker the session lands
+    on, while other sessions of the same user log in on the other worker: the first
+    APPEND to INBOX right after LOGIN must always find INBOX (never NO [TRYCREATE]),
+    and every message must be there afterwards."""
+    import threading
+    users = [("u%d" % i, "pw%d" % i, "") for i in range(12)]
+    base = make_base(tmp_path, users=users)
+    s = pymap_server(["maildir", str(base)])
+    sessions_per_user = 4
+    failures = []
+
+    def session(name, password, n):
+        try:
+            c = imaplib.IMAP4("127.0.0.1", s.port, timeout=30)
+            c.login(name, password)
+            msg = b"From: a@example.org\r\nSubject: %d\r\n\r\nbody\r\n" % n
+            typ, data = c.append("INBOX", None, None, msg)
+            if typ != "OK":
+                failures.append((name, n, typ, data))
+            c.logout()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append((name, n, repr(exc)))
+
+    threads = [threading.Thread(target=session, args=(name, pw, n))
+               for n in range(sessions_per_user) for name, pw, _ in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    for name, password, _ in users:
+        c = imaplib.IMAP4("127.0.0.1", s.port, timeout=30)
+        c.login(name, password)
+        assert select_info(c, "INBOX")[0] == sessions_per_user
+        c.logout()
