@@ -194,5 +194,74 @@ static void test_compaction(void)
 	free(root);
 }
 
-TEST_MAIN(TEST(test_replies_join_their_thread), TEST(test_file_format_and_restart),
+static void test_batch(void)
+{
+	char *root = user_root("batch");
+	char a[STORE_ID_MAX_BYTES], b[STORE_ID_MAX_BYTES], c[STORE_ID_MAX_BYTES];
+	const char *m1 = "Message-ID: <b1@x>\r\n\r\n";
+	const char *m2 = "In-Reply-To: <b1@x>\r\nMessage-ID: <b2@x>\r\n\r\n";
+	/* a reply later in the same batch joins a message earlier in it */
+	struct maildir_threads_batch *batch = maildir_threads_begin(root);
+	maildir_threads_add_msg(batch, m1, -1, strlen(m1), a);
+	maildir_threads_add_msg(batch, m2, -1, strlen(m2), b);
+	TEST_ASSERT_STR_EQ(b, a);
+	TEST_ASSERT_INT_EQ(file_size(root), 24);   /* nothing written before the end */
+	TEST_ASSERT_INT_EQ(maildir_threads_end(&batch), 0);
+	TEST_ASSERT(batch == NULL);
+	TEST_ASSERT_INT_EQ(file_size(root), 24 + 2 * (8 + 6 + 33));
+	maildir_threads_flush();
+	assign(root, "References: <b2@x>\r\n\r\n", c);
+	TEST_ASSERT_STR_EQ(c, a);
+	/* an unusable index: every message its own new thread, and end says so */
+	char *gone = i_strdup_printf("%s/no-such-dir", test_tmpdir());
+	batch = maildir_threads_begin(gone);
+	maildir_threads_add_msg(batch, m1, -1, strlen(m1), b);
+	maildir_threads_add_msg(batch, m2, -1, strlen(m2), c);
+	TEST_ASSERT(b[0] == 'T' && c[0] == 'T' && strcmp(b, c) != 0 && strcmp(b, a) != 0);
+	TEST_ASSERT_INT_EQ(maildir_threads_end(&batch), -1);
+	maildir_threads_flush();
+	free(gone);
+	free(root);
+}
+
+static char *read_all(const char *path, size_t *size_r)
+{
+	char *data = i_malloc(65536);
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, data, 65536);
+	if (fd >= 0)
+		close(fd);
+	*size_r = n < 0 ? 0 : (size_t)n;
+	return data;
+}
+
+/* Another file under the same inode number (reused after a compaction removed the
+ * old one): the process must read it whole, not its tail from the old offset. */
+static void test_other_file_same_inode(void)
+{
+	char *root = user_root("reuse"), *other = user_root("reuse-other");
+	char a[STORE_ID_MAX_BYTES], z[STORE_ID_MAX_BYTES], t[STORE_ID_MAX_BYTES];
+	assign(root, "Message-ID: <a@x>\r\n\r\n", a);
+	assign(other, "Message-ID: <z@x>\r\n\r\n", z);
+	assign(other, "Message-ID: <zz@x>\r\nReferences: <z@x>\r\n\r\n", t);
+	char *path = i_strdup_printf("%s/%s", root, MAILDIR_THREADS_NAME);
+	char *other_path = i_strdup_printf("%s/%s", other, MAILDIR_THREADS_NAME);
+	size_t size;
+	char *data = read_all(other_path, &size);
+	int fd = open(path, O_WRONLY | O_TRUNC);   /* same inode, other content */
+	TEST_ASSERT_INT_EQ(write(fd, data, size), (ssize_t)size);
+	close(fd);
+	assign(root, "In-Reply-To: <zz@x>\r\n\r\n", t);
+	TEST_ASSERT_STR_EQ(t, z);
+	assign(root, "In-Reply-To: <a@x>\r\n\r\n", t);
+	TEST_ASSERT(strcmp(t, a) != 0);   /* that file never knew <a@x> */
+	maildir_threads_flush();
+	free(data);
+	free(path);
+	free(other_path);
+	free(root);
+	free(other);
+}
+
+TEST_MAIN(TEST(test_replies_join_their_thread), TEST(test_other_file_same_inode), TEST(test_batch), TEST(test_file_format_and_restart),
 	  TEST(test_two_processes_agree), TEST(test_torn_tail_is_cut), TEST(test_compaction))

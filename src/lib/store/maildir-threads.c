@@ -176,12 +176,13 @@ static void file_reset(struct threads_file *tf)
 	tf->records = 0;
 }
 
+/* Close the descriptor; what was read stays (the next lock checks it is still the
+ * same file). */
 static void file_close(struct threads_file *tf)
 {
 	if (tf->fd >= 0)
 		close(tf->fd);
 	tf->fd = -1;
-	tf->ino = 0;
 }
 
 static void file_free(struct threads_file *tf)
@@ -230,6 +231,17 @@ static void new_header(struct thread_map *map, unsigned char header[THREADS_HEAD
 	memcpy(header + THREADS_MAGIC_LEN, map->key, THREADS_KEY_LEN);
 }
 
+/* Is the open file the one the index was read from? An inode number can be reused
+ * once a compacted file is gone, but every file has its own random key. */
+static bool same_key(const struct threads_file *tf)
+{
+	unsigned char header[THREADS_HEADER_LEN];
+	if (tf->offset == 0)
+		return true;
+	return pread(tf->fd, header, sizeof(header), 0) == (ssize_t)sizeof(header) &&
+	       memcmp(header + THREADS_MAGIC_LEN, tf->map.key, THREADS_KEY_LEN) == 0;
+}
+
 /* Open the file and hold its lock; the file locked is the one at path (a writer may
  * have replaced it while we waited). A new file gets its magic. */
 static int file_lock(struct threads_file *tf)
@@ -247,7 +259,8 @@ static int file_lock(struct threads_file *tf)
 		}
 		if (stat(tf->path, &st_path) == 0 && st_path.st_ino == st_fd.st_ino &&
 		    st_path.st_dev == st_fd.st_dev) {
-			if ((uint64_t)st_fd.st_ino != tf->ino || st_fd.st_size < tf->offset)
+			if ((uint64_t)st_fd.st_ino != tf->ino || st_fd.st_size < tf->offset ||
+			    !same_key(tf))
 				file_reset(tf);
 			tf->ino = (uint64_t)st_fd.st_ino;
 			unsigned char header[THREADS_HEADER_LEN];
@@ -414,48 +427,24 @@ static void file_compact(struct threads_file *tf)
 	struct record_buf out = { .count = 0 };
 	buffer_init(&out.buf, 0);
 	if (pread(tf->fd, data, size, 0) == (ssize_t)size && size >= THREADS_HEADER_LEN) {
-		(void)buffer_append(&out.buf, data, THREADS_HEADER_LEN);
+		unsigned char header[THREADS_HEADER_LEN];
+		struct buffer file;
+		/* the live records (found by the old key), under a new key */
 		live_records(tf, data, size, &out);
-		if (maildir_file_replace(tf->path, buffer_data(&out.buf), buffer_len(&out.buf),
-					 0600, true) < 0)
+		new_header(&tf->map, header);
+		buffer_init(&file, 0);
+		(void)buffer_append(&file, header, sizeof(header));
+		(void)buffer_append(&file, buffer_data(&out.buf), buffer_len(&out.buf));
+		if (maildir_file_replace(tf->path, buffer_data(&file), buffer_len(&file), 0600,
+					 true) < 0)
 			log_error_errno("maildir: compact %s", tf->path);
-		else
-			file_close(tf);   /* the next lock finds the new inode and reloads */
+		buffer_deinit(&file);
+		/* the next lock reads the file (new, or as it was) from its start */
+		file_close(tf);
+		file_reset(tf);
 	}
 	buffer_deinit(&out.buf);
 	free(data);
-}
-
-static int file_assign(struct threads_file *tf, const struct store_thread_ids *ids,
-		       char threadid_r[STORE_ID_MAX_BYTES])
-{
-	struct record_buf out = { .count = 0 };
-	int ret = 0;
-	buffer_init(&out.buf, 0);
-	static const struct store_thread_map map_ops = { map_lookup, map_put };
-	tf->map.changed = &out;
-	store_thread_assign_map(&map_ops, &tf->map, ids, threadid_r);
-	tf->map.changed = NULL;
-	size_t len = buffer_len(&out.buf);
-	if (len > 0) {
-		ret = pwrite(tf->fd, buffer_data(&out.buf), len, tf->offset) == (ssize_t)len ?
-		      0 : -1;
-		if (ret == 0)
-			ret = fdatasync(tf->fd);
-		if (ret == 0) {
-			tf->offset += (off_t)len;
-			tf->records += out.count;
-		} else {
-			/* what we remembered is not in the file: read it again next time */
-			int err = errno;
-			if (ftruncate(tf->fd, tf->offset) < 0)
-				log_error_errno("maildir: truncate %s", tf->path);
-			file_reset(tf);
-			errno = err;
-		}
-	}
-	buffer_deinit(&out.buf);
-	return ret;
 }
 
 /* Keep the ids held in memory by this process under MAILDIR_THREADS_MAX_IDS: drop
@@ -479,37 +468,108 @@ static void cache_trim(const struct threads_file *keep)
 	}
 }
 
-int maildir_threads_assign(const char *root, const struct store_thread_ids *ids,
-			   char threadid_r[STORE_ID_MAX_BYTES])
+struct maildir_threads_batch {
+	char *path;
+	struct threads_file *tf;   /* locked, once a message had ids */
+	bool failed;               /* the file could not be used */
+	struct record_buf out;     /* records of the ids the batch added or changed */
+};
+
+struct maildir_threads_batch *maildir_threads_begin(const char *root)
 {
-	if (ids->own == NULL && ids->ref_count == 0) {
+	struct maildir_threads_batch *batch = i_new0(struct maildir_threads_batch);
+	batch->path = i_strdup_printf("%s/%s", root, MAILDIR_THREADS_NAME);
+	buffer_init(&batch->out.buf, 0);
+	return batch;
+}
+
+/* Lock the file and read its news (on the batch's first message with ids). */
+static bool batch_open(struct maildir_threads_batch *batch)
+{
+	if (batch->tf != NULL || batch->failed)
+		return !batch->failed;
+	struct threads_file *tf = file_get(batch->path);
+	if (file_lock(tf) == 0 && file_catch_up(tf) == 0) {
+		batch->tf = tf;
+		return true;
+	}
+	log_error_errno("maildir: thread index %s", batch->path);
+	file_unlock(tf);
+	file_close(tf);
+	file_reset(tf);
+	batch->failed = true;
+	return false;
+}
+
+void maildir_threads_add(struct maildir_threads_batch *batch,
+			 const struct store_thread_ids *ids,
+			 char threadid_r[STORE_ID_MAX_BYTES])
+{
+	static const struct store_thread_map map_ops = { map_lookup, map_put };
+	if ((ids->own == NULL && ids->ref_count == 0) || !batch_open(batch)) {
 		store_random_id('T', threadid_r);   /* nothing to link it by */
+		return;
+	}
+	batch->tf->map.changed = &batch->out;
+	store_thread_assign_map(&map_ops, &batch->tf->map, ids, threadid_r);
+	batch->tf->map.changed = NULL;
+}
+
+/* Append the batch's records in one write and fdatasync. */
+static int batch_write(struct maildir_threads_batch *batch)
+{
+	struct threads_file *tf = batch->tf;
+	size_t len = buffer_len(&batch->out.buf);
+	if (len == 0)
+		return 0;
+	int ret = pwrite(tf->fd, buffer_data(&batch->out.buf), len, tf->offset) ==
+		  (ssize_t)len ? 0 : -1;
+	if (ret == 0)
+		ret = fdatasync(tf->fd);
+	if (ret == 0) {
+		tf->offset += (off_t)len;
+		tf->records += batch->out.count;
 		return 0;
 	}
-	char *path = i_strdup_printf("%s/%s", root, MAILDIR_THREADS_NAME);
-	struct threads_file *tf = file_get(path);
-	int ret = file_lock(tf);
-	free(path);
-	if (ret == 0) {
-		ret = file_catch_up(tf);
+	/* what we remembered is not in the file: read it again next time */
+	log_error_errno("maildir: append to %s", tf->path);
+	if (ftruncate(tf->fd, tf->offset) < 0)
+		log_error_errno("maildir: truncate %s", tf->path);
+	file_reset(tf);
+	return -1;
+}
+
+int maildir_threads_end(struct maildir_threads_batch **_batch)
+{
+	struct maildir_threads_batch *batch = *_batch;
+	int ret = batch->failed ? -1 : 0;
+	*_batch = NULL;
+	if (batch->tf != NULL) {
+		ret = batch_write(batch);
 		if (ret == 0)
-			ret = file_assign(tf, ids, threadid_r);
-		if (ret == 0)
-			file_compact(tf);
-		file_unlock(tf);
-		cache_trim(tf);
+			file_compact(batch->tf);
+		/* no descriptor stays open between uses (a file system can be remounted
+		 * read-only; no descriptor per user per process) */
+		file_unlock(batch->tf);
+		file_close(batch->tf);
+		cache_trim(batch->tf);
 	}
-	if (ret < 0) {
-		log_error_errno("maildir: thread index %s/%s", root, MAILDIR_THREADS_NAME);
-		file_close(tf);
-		file_reset(tf);
-		store_random_id('T', threadid_r);
-	}
+	buffer_deinit(&batch->out.buf);
+	free(batch->path);
+	free(batch);
 	return ret;
 }
 
-int maildir_threads_assign_msg(const char *root, const void *data, int fd, size_t size,
-			       char threadid_r[STORE_ID_MAX_BYTES])
+int maildir_threads_assign(const char *root, const struct store_thread_ids *ids,
+			   char threadid_r[STORE_ID_MAX_BYTES])
+{
+	struct maildir_threads_batch *batch = maildir_threads_begin(root);
+	maildir_threads_add(batch, ids, threadid_r);
+	return maildir_threads_end(&batch);
+}
+
+void maildir_threads_add_msg(struct maildir_threads_batch *batch, const void *data, int fd,
+			     size_t size, char threadid_r[STORE_ID_MAX_BYTES])
 {
 	struct store_thread_ids ids;
 	unsigned char *head = NULL;
@@ -522,8 +582,15 @@ int maildir_threads_assign_msg(const char *root, const void *data, int fd, size_
 		data = head;
 	}
 	store_thread_ids_read(data, size, &ids);
-	int ret = maildir_threads_assign(root, &ids, threadid_r);
+	maildir_threads_add(batch, &ids, threadid_r);
 	store_thread_ids_free(&ids);
 	free(head);
-	return ret;
+}
+
+int maildir_threads_assign_msg(const char *root, const void *data, int fd, size_t size,
+			       char threadid_r[STORE_ID_MAX_BYTES])
+{
+	struct maildir_threads_batch *batch = maildir_threads_begin(root);
+	maildir_threads_add_msg(batch, data, fd, size, threadid_r);
+	return maildir_threads_end(&batch);
 }

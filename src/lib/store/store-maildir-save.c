@@ -280,11 +280,16 @@ int maildir_append(struct store_user *user, const char *mailbox,
 			items[i].kw_names[items[i].kw_count++] = msgs[i].keyword_names[k];
 		ret = write_tmp(mb->path, &items[i], msgs[i].data, msgs[i].fd, msgs[i].size,
 				error_r);
-		if (ret == 0) {
-			(void)maildir_threads_assign_msg(((struct maildir_user *)user)->root,
-							 msgs[i].data, msgs[i].fd, msgs[i].size,
-							 items[i].threadid);
+	}
+	if (ret == 0 && count > 0) {
+		/* THREADIDs of all messages under one lock of the user's thread index */
+		struct maildir_threads_batch *batch =
+			maildir_threads_begin(((struct maildir_user *)user)->root);
+		for (unsigned int i = 0; i < count; i++) {
+			maildir_threads_add_msg(batch, msgs[i].data, msgs[i].fd, msgs[i].size,
+						items[i].threadid);
 		}
+		(void)maildir_threads_end(&batch);
 	}
 	if (ret == 0)
 		ret = save_commit(mb, items, count, uidvalidity_r, uids_r, error_r);
@@ -293,20 +298,24 @@ int maildir_append(struct store_user *user, const char *mailbox,
 	return ret;
 }
 
-/* A copy keeps the source's EMAILID and THREADID (RFC 8474 5.1, 5.2); a source
- * without a THREADID (delivered by an MTA or Dovecot) gets one now, from its header. */
-static void copy_ids(const struct maildir_msg *msg, struct save_item *item,
-		     const char *root)
+/* A source without a THREADID (delivered by an MTA or Dovecot) gives its copies
+ * one now, from the header (the copy's file in tmp/). */
+static void copy_threads(struct save_item *items, unsigned int count, const char *root)
 {
-	memcpy(item->emailid, msg->meta.emailid, sizeof(item->emailid));
-	memcpy(item->threadid, msg->meta.threadid, sizeof(item->threadid));
-	if (item->threadid[0] != '\0')
-		return;
-	int fd = open(item->tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	(void)maildir_threads_assign_msg(root, NULL, fd, MAILDIR_THREADS_HEADER_MAX,
-					 item->threadid);
-	if (fd >= 0)
-		close(fd);
+	struct maildir_threads_batch *batch = NULL;
+	for (unsigned int i = 0; i < count; i++) {
+		if (items[i].threadid[0] != '\0')
+			continue;
+		if (batch == NULL)
+			batch = maildir_threads_begin(root);
+		int fd = open(items[i].tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		maildir_threads_add_msg(batch, NULL, fd, MAILDIR_THREADS_HEADER_MAX,
+					items[i].threadid);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (batch != NULL)
+		(void)maildir_threads_end(&batch);
 }
 
 /* Dovecot's message GUID of each copied source message (its uidlist G field, else
@@ -334,7 +343,7 @@ static void copy_guids(struct maildir_folder *src, const uint32_t *uids,
 /* Put a copy of a source message into dest's tmp/: a hard link, or a byte copy. */
 static int copy_to_tmp(struct maildir_folder *src, const struct maildir_msg *msg,
 		       struct maildir_folder *dest, struct save_item *item,
-		       const char *root, struct store_error *error_r)
+		       struct store_error *error_r)
 {
 	char *src_path = maildir_msg_path(src, msg);
 	item->meta = msg->meta;
@@ -362,12 +371,18 @@ static int copy_to_tmp(struct maildir_folder *src, const struct maildir_msg *msg
 		if (fd < 0)
 			maildir_set_errno_error(error_r, "open message");
 	} else if (ret < 0) {
-		i_free(item->tmp_path);
-		ret = 1;   /* expunged meanwhile: skipped */
+		/* expunged meanwhile: skipped, and the item is used for the next one */
+		free(item->tmp_path);
+		free(item->base);
+		free(item->kw_names);
+		memset(item, 0, sizeof(*item));
+		free(src_path);
+		return 1;
 	}
 	free(src_path);
-	if (ret == 0)
-		copy_ids(msg, item, root);
+	/* a copy keeps the source's EMAILID and THREADID (RFC 8474 5.1, 5.2) */
+	memcpy(item->emailid, msg->meta.emailid, sizeof(item->emailid));
+	memcpy(item->threadid, msg->meta.threadid, sizeof(item->threadid));
 	return ret;
 }
 
@@ -410,8 +425,7 @@ int maildir_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int 
 			m++;
 		if (m == src->state.count || src->state.msgs[m].meta.uid != uids[i])
 			continue;
-		ret = copy_to_tmp(src, &src->state.msgs[m], dest, &items[n],
-				  ((struct maildir_user *)mbox->user)->root, error_r);
+		ret = copy_to_tmp(src, &src->state.msgs[m], dest, &items[n], error_r);
 		if (ret == 0)
 			src_uids_r[n++] = uids[i];
 		else if (ret > 0)
@@ -419,6 +433,7 @@ int maildir_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int 
 	}
 	if (ret == 0 && n > 0) {
 		copy_guids(src, src_uids_r, items, n);
+		copy_threads(items, n, ((struct maildir_user *)mbox->user)->root);
 		ret = save_commit(dest, items, n, uidvalidity_r, dest_uids_r, error_r);
 	} else if (ret == 0) {
 		(void)maildir_mbox_refresh(dest, error_r);
