@@ -1,7 +1,7 @@
 /* The maildir change feed (store-maildir.h): tells every view of a folder that the
  * folder changed on disk (new files, renames, unlinks in new/ and cur/ by anyone:
- * pymap, Dovecot, an MTA; the index, dovecot-uidlist or dovecot-keywords replaced; the
- * folder itself deleted or renamed). The view then asks store_mailbox_changes().
+ * pymap, Dovecot, an MTA; dovecot-uidlist or dovecot-keywords replaced; the folder
+ * itself deleted or renamed; not pymap-index alone, see root_event_matters). The view then asks store_mailbox_changes().
  *
  * One inotify instance per process and ioloop, created with the first watch and closed
  * with the last one. Each watched folder has one set of watch descriptors (folder,
@@ -509,8 +509,10 @@ static bool root_event_matters(const struct inotify_event *ev)
 {
 	if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) != 0)
 		return true;
-	return ev->len > 0 && (strcmp(ev->name, MAILDIR_INDEX_NAME) == 0 ||
-			       strcmp(ev->name, MAILDIR_UIDLIST_NAME) == 0 ||
+	/* Not pymap-index: every change other views must see also changes new/, cur/,
+	 * the uidlist or the keywords; a write of the index alone (a \Recent claim)
+	 * would make every view of the folder poll again for nothing. */
+	return ev->len > 0 && (strcmp(ev->name, MAILDIR_UIDLIST_NAME) == 0 ||
 			       strcmp(ev->name, MAILDIR_KEYWORDS_NAME) == 0);
 }
 
