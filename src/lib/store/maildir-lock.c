@@ -62,6 +62,7 @@ struct lock_source {
 	char *lock_path;
 	char *src_path;
 	pid_t pid;
+	bool held;                /* lock_path is held by this process through it */
 };
 static struct lock_source *lock_sources;
 static unsigned int lock_source_count;
@@ -104,11 +105,13 @@ void maildir_lock_cleanup(void)
 }
 
 /* NFS may answer a retransmitted link() that succeeded with EEXIST: the lock is ours
- * when our source file now has two names. */
-static bool link_was_ours(const struct lock_source *src)
+ * when it is our source file's inode and no lock of this process holds it already
+ * (the same source serves every lock file of the folder). */
+static bool link_was_ours(const struct lock_source *src, const char *path)
 {
-	struct stat st;
-	return stat(src->src_path, &st) == 0 && st.st_nlink == 2;
+	struct stat lock_st, src_st;
+	return !src->held && lstat(path, &lock_st) == 0 && lstat(src->src_path, &src_st) == 0 &&
+	       lock_st.st_ino == src_st.st_ino && lock_st.st_dev == src_st.st_dev;
 }
 
 /* Source files of processes of this host that are gone (killed before their atexit
@@ -178,10 +181,13 @@ static int try_link(const char *path, const char *host)
 	for (unsigned int attempt = 0; attempt < 2; attempt++) {
 		/* the lock's mtime is the source's: fresh, or others think it stale */
 		if (utimensat(AT_FDCWD, src->src_path, NULL, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (link(src->src_path, path) == 0)
+			if (link(src->src_path, path) == 0 ||
+			    (errno == EEXIST && link_was_ours(src, path))) {
+				src->held = true;
 				return 0;
+			}
 			if (errno == EEXIST)
-				return link_was_ours(src) ? 0 : -1;
+				return -1;
 			if (errno != ENOENT)
 				return 1;
 		} else if (errno != ENOENT) {
@@ -260,6 +266,10 @@ void maildir_lock_release(struct maildir_lock **_lock)
 	if (lock == NULL)
 		return;
 	*_lock = NULL;
+	for (struct lock_source *src = lock_sources; src != NULL; src = src->next) {
+		if (src->pid == getpid() && strcmp(src->lock_path, lock->path) == 0)
+			src->held = false;
+	}
 	if (unlink(lock->path) < 0 && errno != ENOENT)
 		log_error_errno("maildir: unlink(%s)", lock->path);
 	free(lock->path);
