@@ -159,12 +159,17 @@ static int publish(struct maildir_folder *mb, struct save_item *items, unsigned 
 			(void)unlink(items[i].final_path);
 		return -1;
 	}
-	char *dir = i_strdup_printf("%s/new", mb->path);
-	(void)maildir_fsync_dir(dir);
-	free(dir);
-	dir = i_strdup_printf("%s/cur", mb->path);
-	(void)maildir_fsync_dir(dir);
-	free(dir);
+	/* only the directories that got a name (an APPEND without flags: new/ only) */
+	bool used[2] = { false, false };
+	for (i = 0; i < count; i++)
+		used[items[i].in_new ? 0 : 1] = true;
+	for (unsigned int d = 0; d < 2; d++) {
+		if (!used[d])
+			continue;
+		char *dir = i_strdup_printf("%s/%s", mb->path, d == 0 ? "new" : "cur");
+		(void)maildir_fsync_dir(dir);
+		free(dir);
+	}
 	return 0;
 }
 
