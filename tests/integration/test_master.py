@@ -516,6 +516,15 @@ def test_notify_socket(tmp_path, testchild, pymap_server, abstract):
     notify.close()
 
 
+def socket_activation_wrapper(fd):
+    """A wrapper command passing fd to the master as systemd does: exec keeps the
+    pid, so LISTEN_PID is the master's; the socket moves to fd 3."""
+    return ["/usr/bin/python3", "-c",
+            "import os, sys; os.dup2(%d, 3); os.environ.update(LISTEN_PID=str(os.getpid()),"
+            " LISTEN_FDS='1', LISTEN_FDNAMES='imap'); os.execv(sys.argv[1], sys.argv[1:])"
+            % fd]
+
+
 def test_socket_activation(tmp_path, testchild, pymap_server):
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -523,11 +532,7 @@ def test_socket_activation(tmp_path, testchild, pymap_server):
     listener.listen()
     port = listener.getsockname()[1]
     fd = listener.fileno()
-    # exec keeps the pid, so LISTEN_PID is the master's; the socket moves to fd 3
-    wrapper = ["/usr/bin/python3", "-c",
-               "import os, sys; os.dup2(%d, 3); os.environ.update(LISTEN_PID=str(os.getpid()),"
-               " LISTEN_FDS='1', LISTEN_FDNAMES='imap'); os.execv(sys.argv[1], sys.argv[1:])"
-               % fd]
+    wrapper = socket_activation_wrapper(fd)
     libexec = make_libexec(tmp_path, testchild)
     unused_port = free_port()
     server = pymap_server(args=["dict"], config=child_conf(libexec), wrapper=wrapper,
@@ -643,10 +648,7 @@ def test_socket_activation_shared_by_workers(tmp_path, testchild, pymap_server):
     listener.listen()
     port = listener.getsockname()[1]
     fd = listener.fileno()
-    wrapper = ["/usr/bin/python3", "-c",
-               "import os, sys; os.dup2(%d, 3); os.environ.update(LISTEN_PID=str(os.getpid()),"
-               " LISTEN_FDS='1', LISTEN_FDNAMES='imap'); os.execv(sys.argv[1], sys.argv[1:])"
-               % fd]
+    wrapper = socket_activation_wrapper(fd)
     libexec = make_libexec(tmp_path, testchild)
     server = pymap_server(args=["maildir", str(tmp_path / "mail")], config=child_conf(libexec),
                           global_args=["--workers", "2"], wrapper=wrapper, pass_fds=[fd],
