@@ -98,31 +98,6 @@ static unsigned int authenticated_count(void)
 	return authenticated;
 }
 
-/* The sessions in parts of at most ADMIN_REPORT_PART_BYTES of JSON each, so a worker
- * with 10,000 sessions stays under the IPC message limit. */
-static void report_send_all(void)
-{
-	json_t *part = json_array();
-	size_t part_bytes = 0;
-	unsigned int authenticated = authenticated_count(), n = 0;
-	for (const struct client *c = client_first(); c != NULL; c = c->next) {
-		if (c->destroyed)
-			continue;
-		json_t *session = session_json(c);
-		size_t bytes = json_dumpb(session, NULL, 0, JSON_COMPACT) + 1;
-		if (part_bytes + bytes > ADMIN_REPORT_PART_BYTES && json_array_size(part) > 0) {
-			report_send_part(part, authenticated, n++, false);
-			part = json_array();
-			part_bytes = 0;
-		}
-		json_array_append_new(part, session);
-		part_bytes += bytes;
-	}
-	report_send_part(part, authenticated, n, true);
-	dirty_clear();
-	report_full_needed = false;
-}
-
 static void update_send_part(json_t *upsert, json_t *remove, unsigned int authenticated)
 {
 	json_t *update = json_pack("{s:s, s:o, s:o, s:o}", "op", "worker.update",
@@ -132,41 +107,76 @@ static void update_send_part(json_t *upsert, json_t *remove, unsigned int authen
 	json_decref(update);
 }
 
-/* Only what changed since the last report, in parts of at most ADMIN_REPORT_PART_BYTES:
- * the cost follows the changes, not the number of sessions. */
+/* A report cut into messages of at most ADMIN_REPORT_PART_BYTES of JSON each, so a
+ * worker with 10,000 sessions stays under the IPC message limit. */
+struct report_parts {
+	bool update;                    /* worker.update (upsert + remove), else worker.report */
+	json_t *upsert, *remove;        /* the part being filled; remove only in an update */
+	size_t bytes;
+	unsigned int authenticated, n;
+};
+
+static void parts_start(struct report_parts *p)
+{
+	p->upsert = json_array();
+	p->remove = p->update ? json_array() : NULL;
+	p->bytes = 0;
+}
+
+static void parts_send(struct report_parts *p, bool last)
+{
+	if (p->update)
+		update_send_part(p->upsert, p->remove, p->authenticated);
+	else
+		report_send_part(p->upsert, p->authenticated, p->n++, last);
+}
+
+static void parts_add(struct report_parts *p, bool remove, json_t *item, size_t bytes)
+{
+	size_t items = json_array_size(p->upsert) + json_array_size(p->remove);
+	if (p->bytes + bytes > ADMIN_REPORT_PART_BYTES && items > 0) {
+		parts_send(p, false);
+		parts_start(p);
+	}
+	json_array_append_new(remove ? p->remove : p->upsert, item);
+	p->bytes += bytes;
+}
+
+static void parts_add_session(struct report_parts *p, const struct client *client)
+{
+	json_t *session = session_json(client);
+	parts_add(p, false, session, json_dumpb(session, NULL, 0, JSON_COMPACT) + 1);
+}
+
+/* All sessions. */
+static void report_send_all(void)
+{
+	struct report_parts p = { .authenticated = authenticated_count() };
+	parts_start(&p);
+	for (const struct client *c = client_first(); c != NULL; c = c->next) {
+		if (!c->destroyed)
+			parts_add_session(&p, c);
+	}
+	parts_send(&p, true);
+	dirty_clear();
+	report_full_needed = false;
+}
+
+/* Only what changed since the last report: the cost follows the changes, not the
+ * number of sessions. */
 static void report_send_changes(void)
 {
-	unsigned int authenticated = authenticated_count();
-	json_t *upsert = json_array(), *remove = json_array();
-	size_t part_bytes = 0;
-	for (unsigned int i = 0; i < removed_count; i++) {
-		size_t bytes = sizeof(removed_ids[i]) + 3;
-		if (part_bytes + bytes > ADMIN_REPORT_PART_BYTES) {
-			update_send_part(upsert, remove, authenticated);
-			upsert = json_array();
-			remove = json_array();
-			part_bytes = 0;
-		}
-		json_array_append_new(remove, json_string(removed_ids[i]));
-		part_bytes += bytes;
-	}
+	struct report_parts p = { .update = true, .authenticated = authenticated_count() };
+	parts_start(&p);
+	for (unsigned int i = 0; i < removed_count; i++)
+		parts_add(&p, true, json_string(removed_ids[i]), sizeof(removed_ids[i]) + 3);
 	removed_count = 0;
 	while (dirty_head != NULL) {
 		struct client *c = dirty_head;
 		dirty_unlink(c);
-		json_t *session = session_json(c);
-		size_t bytes = json_dumpb(session, NULL, 0, JSON_COMPACT) + 1;
-		if (part_bytes + bytes > ADMIN_REPORT_PART_BYTES &&
-		    json_array_size(upsert) + json_array_size(remove) > 0) {
-			update_send_part(upsert, remove, authenticated);
-			upsert = json_array();
-			remove = json_array();
-			part_bytes = 0;
-		}
-		json_array_append_new(upsert, session);
-		part_bytes += bytes;
+		parts_add_session(&p, c);
 	}
-	update_send_part(upsert, remove, authenticated);
+	parts_send(&p, true);
 }
 
 /* worker.kick from the admin service. */
