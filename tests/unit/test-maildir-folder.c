@@ -3,7 +3,7 @@
  * change is seen by every handle without rewriting the index, a closed folder is
  * found again without reading its index, a folder made again under the same name is
  * a new one, and files delivered behind pymap's back get their UIDs. */
-#include "test.h"
+#include "test-store-util.h"
 #include "store/store-maildir.h"
 #include "alloc.h"
 
@@ -15,23 +15,13 @@
 
 static struct store *open_store(const char *base)
 {
-	json_t *config = json_pack("{s:{s:s}, s:{s:s}}", "backend", "type", "maildir",
-				   "maildir", "base_dir", base);
-	struct store *store = NULL;
-	const char *error = NULL;
-	TEST_ASSERT_INT_EQ(store_create(config, NULL, &store, &error), 0);
-	json_decref(config);
-	return store;
+	return test_store_create(json_pack("{s:{s:s}, s:{s:s}}", "backend", "type",
+					   "maildir", "maildir", "base_dir", base), NULL);
 }
 
 static struct store_user *open_user(struct store *store)
 {
-	struct store_user *user = NULL;
-	struct store_error error;
-	json_t *params = json_object();
-	TEST_ASSERT_INT_EQ(store_user_open(store, "ann", params, &user, &error), 0);
-	json_decref(params);
-	return user;
+	return test_store_user(store, "ann");
 }
 
 static struct maildir_folder *folder_of(struct store_mailbox *mbox)
@@ -125,11 +115,7 @@ static void test_handles_share_one_state(void)
 	store_mailbox_close(&m2);
 
 	/* STATUS counts from the shared state */
-	struct store_mailbox_status status;
-	TEST_ASSERT_INT_EQ(store_status(u1, "INBOX", &status, &error), 0);
-	TEST_ASSERT_UINT_EQ(status.messages, 2);
-	TEST_ASSERT_UINT_EQ(status.unseen, 1);
-	TEST_ASSERT_UINT_EQ(status.uidnext, 3);
+	TEST_STORE_STATUS_IS(u1, "INBOX", 2, 1, 3);
 
 	free(mta);
 	free(index);

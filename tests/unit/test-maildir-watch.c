@@ -7,8 +7,7 @@
  * process's own user namespace, or out of file descriptors) or inotify_add_watch fails
  * (max_user_watches reached the same way; a folder without cur/); the views' polls
  * after one event compare the folder with the disk once (maildir-round.h). */
-#include "test.h"
-#include "store/store.h"
+#include "test-store-util.h"
 #include "store/maildir-round.h"
 #include "ioloop.h"
 #include "alloc.h"
@@ -52,25 +51,12 @@ static struct store *new_store(const char *name)
 	if (loop == NULL)
 		loop = ioloop_create();   /* one for the whole run, like a worker's */
 	char *dir = i_strdup_printf("%s/%s", test_tmpdir(), name);
-	json_t *config = json_pack("{s:{s:s}, s:{s:s}}", "backend", "type", "maildir",
-				   "maildir", "base_dir", dir);
-	struct store *store = NULL;
-	const char *error = NULL;
 	TEST_ASSERT_INT_EQ(mkdir(dir, 0700), 0);
-	if (store_create(config, loop, &store, &error) < 0)
-		test_fail(__FILE__, __LINE__, "store_create: %s", error);
-	json_decref(config);
+	struct store *store = test_store_create(
+		json_pack("{s:{s:s}, s:{s:s}}", "backend", "type", "maildir",
+			  "maildir", "base_dir", dir), loop);
 	free(dir);
 	return store;
-}
-
-static struct store_user *open_user(struct store *store, const char *name)
-{
-	struct store_user *user = NULL;
-	struct store_error error;
-	if (store_user_open(store, name, NULL, &user, &error) < 0)
-		test_fail(__FILE__, __LINE__, "user_open: %s", error.message);
-	return user;
 }
 
 static struct store_mailbox *open_mbox(struct store_user *user, const char *name)
@@ -153,7 +139,7 @@ static unsigned int count_inotify(unsigned int *wds_r)
 static void test_shared_instance(void)
 {
 	struct store *store = new_store("share");
-	struct store_user *user = open_user(store, "share");
+	struct store_user *user = test_store_user(store, "share");
 	create_mbox(user, "Work");
 	struct store_mailbox *in[3], *work[2];
 	struct store_watch *win[3], *wwork[2];
@@ -199,7 +185,7 @@ static void test_shared_instance(void)
 static void test_delivery_once(void)
 {
 	struct store *store = new_store("once");
-	struct store_user *user = open_user(store, "once");
+	struct store_user *user = test_store_user(store, "once");
 	create_mbox(user, "Work");
 	char *inbox_dir = i_strdup_printf("%s/once/once", test_tmpdir());
 	char *work_dir = i_strdup_printf("%s/.Work", inbox_dir);
@@ -303,7 +289,7 @@ static uint64_t mbox_modseq(struct store_mailbox *mbox)
 static void test_push_round_checks_once(void)
 {
 	struct store *store = new_store("round");
-	struct store_user *user = open_user(store, "round");
+	struct store_user *user = test_store_user(store, "round");
 	char *inbox_dir = i_strdup_printf("%s/round/round", test_tmpdir());
 	struct poller p[4];
 	struct store_watch *w[4];
@@ -358,7 +344,7 @@ static void test_push_round_checks_once(void)
 static void test_remove_in_callback(void)
 {
 	struct store *store = new_store("cbremove");
-	struct store_user *user = open_user(store, "cbremove");
+	struct store_user *user = test_store_user(store, "cbremove");
 	char *dir = i_strdup_printf("%s/cbremove/cbremove", test_tmpdir());
 	struct store_mailbox *mbox = open_mbox(user, "INBOX");
 	struct counter a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
@@ -403,7 +389,7 @@ static void test_remove_in_callback(void)
 static void test_folder_recreated(void)
 {
 	struct store *store = new_store("recreate");
-	struct store_user *user = open_user(store, "recreate");
+	struct store_user *user = test_store_user(store, "recreate");
 	char *dir = i_strdup_printf("%s/recreate/recreate/.Old", test_tmpdir());
 	struct store_error error;
 	struct counter c1 = { 0 }, c2 = { 0 };
@@ -443,7 +429,7 @@ static void test_folder_recreated(void)
 static void test_fallback_add_watch(void)
 {
 	struct store *store = new_store("nocur");
-	struct store_user *user = open_user(store, "nocur");
+	struct store_user *user = test_store_user(store, "nocur");
 	char *dir = i_strdup_printf("%s/nocur/nocur", test_tmpdir());
 	char *cur = i_strdup_printf("%s/cur", dir);
 	struct store_mailbox *mbox = open_mbox(user, "INBOX");
@@ -511,7 +497,7 @@ static int fallback_child(const char *name, enum child_mode mode, const char *lo
 {
 	loop = ioloop_create();   /* not the parent's epoll set */
 	struct store *store = new_store(name);
-	struct store_user *user = open_user(store, name);
+	struct store_user *user = test_store_user(store, name);
 	create_mbox(user, "Work");
 	char *dir = i_strdup_printf("%s/%s/%s", test_tmpdir(), name, name);
 	char *work_dir = i_strdup_printf("%s/.Work", dir);

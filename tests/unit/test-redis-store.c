@@ -3,7 +3,7 @@
  * through pub/sub, Redis going away and coming back, hash-tag discipline and THREADID
  * linking. */
 #include "test-redis-server.h"
-#include "store/store.h"
+#include "test-store-util.h"
 #include "ioloop.h"
 #include "buffer.h"
 
@@ -16,25 +16,12 @@ static struct ioloop *loop;
 static struct store *new_store(void)
 {
 	char *url = test_redis_url();
-	json_t *config = json_pack("{s:{s:s}, s:{s:s, s:s, s:s}}", "backend", "type", "redis",
-				   "redis", "data_address", url, "separator", "/",
-				   "prefix", "/mail");
-	struct store *store = NULL;
-	const char *error = NULL;
-	if (store_create(config, loop, &store, &error) < 0)
-		test_fail(__FILE__, __LINE__, "store_create: %s", error);
-	json_decref(config);
+	struct store *store = test_store_create(
+		json_pack("{s:{s:s}, s:{s:s, s:s, s:s}}", "backend", "type", "redis",
+			  "redis", "data_address", url, "separator", "/", "prefix", "/mail"),
+		loop);
 	free(url);
 	return store;
-}
-
-static struct store_user *open_user(struct store *store, const char *name)
-{
-	struct store_user *user = NULL;
-	struct store_error error;
-	if (store_user_open(store, name, NULL, &user, &error) < 0)
-		test_fail(__FILE__, __LINE__, "user_open: %s", error.message);
-	return user;
 }
 
 static struct store_append_msg mk_msg(const char *data, uint32_t flags,
@@ -51,7 +38,7 @@ static struct store_append_msg mk_msg(const char *data, uint32_t flags,
 static void test_mailbox_list(void)
 {
 	struct store *store = new_store();
-	struct store_user *user = open_user(store, "list@example.org");
+	struct store_user *user = test_store_user(store, "list@example.org");
 	struct store_error error;
 	struct store_list_entry *entries;
 	unsigned int count;
@@ -110,7 +97,7 @@ static void test_mailbox_list(void)
 static void test_append_flags_changes(void)
 {
 	struct store *store = new_store();
-	struct store_user *user = open_user(store, "flags");
+	struct store_user *user = test_store_user(store, "flags");
 	struct store_error error;
 	struct store_mailbox *mbox;
 	struct store_snapshot *snap;
@@ -191,12 +178,10 @@ static void test_append_flags_changes(void)
 		TEST_ASSERT_UINT_EQ(changes->changes[2].meta.uid, 1);
 	}
 	store_changes_free(&changes);
+	TEST_STORE_STATUS_IS(user, "INBOX", 1, 1, 3);
 	struct store_mailbox_status status;
 	TEST_ASSERT_INT_EQ(store_status(user, "INBOX", &status, &error), 0);
-	TEST_ASSERT_UINT_EQ(status.messages, 1);
-	TEST_ASSERT_UINT_EQ(status.unseen, 1);
 	TEST_ASSERT_UINT_EQ(status.recent, 0);
-	TEST_ASSERT_UINT_EQ(status.uidnext, 3);
 	store_mailbox_close(&mbox);
 	store_user_close(&user);
 	store_destroy(&store);
@@ -214,7 +199,7 @@ static long long key_exists(redisContext *ctx, const char *key)
 static void test_copy_move_content(void)
 {
 	struct store *store = new_store();
-	struct store_user *user = open_user(store, "copy");
+	struct store_user *user = test_store_user(store, "copy");
 	struct store_error error;
 	struct store_mailbox *mbox, *dest;
 	struct store_content *content;
@@ -309,7 +294,7 @@ static void reset_stats(redisContext *ctx)
 static void test_prefetch(void)
 {
 	struct store *store = new_store();
-	struct store_user *user = open_user(store, "prefetch");
+	struct store_user *user = test_store_user(store, "prefetch");
 	struct store_error error;
 	struct store_mailbox *mbox;
 	struct store_content *content;
@@ -433,8 +418,8 @@ static void run_until(int *counter, int target, int max_ms)
 static void test_watch_across_stores(void)
 {
 	struct store *a = new_store(), *b = new_store();
-	struct store_user *ua = open_user(a, "watch"), *ub = open_user(b, "watch");
-	struct store_user *other = open_user(b, "someone-else");
+	struct store_user *ua = test_store_user(a, "watch"), *ub = test_store_user(b, "watch");
+	struct store_user *other = test_store_user(b, "someone-else");
 	struct store_error error;
 	struct store_mailbox *mbox;
 	struct store_append_msg msg = mk_msg(msg1, 0, NULL, 0);
@@ -462,7 +447,7 @@ static void test_watch_across_stores(void)
 static void test_unavailable_and_recovery(void)
 {
 	struct store *store = new_store();
-	struct store_user *user = open_user(store, "down");
+	struct store_user *user = test_store_user(store, "down");
 	struct store_error error;
 	struct store_mailbox *mbox;
 	struct store_append_msg msg = mk_msg(msg1, 0, NULL, 0);
@@ -503,7 +488,7 @@ static void test_unavailable_and_recovery(void)
 static void test_hash_tag_discipline(void)
 {
 	struct store *store = new_store();
-	struct store_user *user = open_user(store, "tag {x}@example.org");
+	struct store_user *user = test_store_user(store, "tag {x}@example.org");
 	struct store_error error;
 	struct store_mailbox *mbox;
 	struct store_append_msg msg = mk_msg(msg1, 0, NULL, 0);
@@ -543,7 +528,7 @@ static void test_hash_tag_discipline(void)
 static void test_thread_linking(void)
 {
 	struct store *store = new_store();
-	struct store_user *user = open_user(store, "threads");
+	struct store_user *user = test_store_user(store, "threads");
 	struct store_error error;
 	struct store_mailbox *mbox;
 	struct store_snapshot *snap;
