@@ -180,6 +180,27 @@ static void test_text_parts_get_crlf(void)
 	mime_tree_destroy(&tree);
 }
 
+/* A text body is decoded 64 KiB of input at a time: a CRLF whose CR ends one chunk
+ * and whose LF starts the next is not a bare LF (no second CR). */
+static void test_crlf_across_chunks(void)
+{
+	static const char hdr[] = "Content-Type: text/plain\n\n";
+	size_t head = sizeof(hdr) - 1, a_count = 64 * 1024 - 1;
+	size_t len = head + a_count + 5;
+	unsigned char *msg = i_malloc(len);
+	memcpy(msg, hdr, head);
+	memset(msg + head, 'a', a_count);
+	memcpy(msg + head + a_count, "\r\nb\nc", 5);
+	char *expect = i_malloc(a_count + 6);
+	memset(expect, 'a', a_count);
+	memcpy(expect + a_count, "\r\nb\r\nc", 6);
+	struct mime_tree *tree = mime_parse(msg, len);
+	check_part(tree, msg, len, mime_tree_root(tree), expect, a_count + 6);
+	mime_tree_destroy(&tree);
+	free(expect);
+	free(msg);
+}
+
 TEST_MAIN(TEST(test_base64_vectors), TEST(test_base64_lenient), TEST(test_qp),
 	  TEST(test_identity_and_names), TEST(test_bounded_output), TEST(test_parts_of_corpus),
-	  TEST(test_text_parts_get_crlf))
+	  TEST(test_text_parts_get_crlf), TEST(test_crlf_across_chunks))

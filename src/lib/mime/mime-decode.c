@@ -281,30 +281,54 @@ static uint64_t count_bare_lf(const unsigned char *data, size_t len, bool *prev_
 	return n;
 }
 
+/* Decode the part's body DECODE_CHUNK_BYTES of input at a time: each decoded chunk is
+ * appended to out (bare LFs as CRLF when the part wants it), or when out is NULL only
+ * counted in *size_r. 0, or -1 when out is full. */
+static int decode_body(const struct mime_part *part, enum mime_cte cte, const void *msg,
+		       size_t msg_len, struct buffer *out, uint64_t *size_r)
+{
+	bool crlf = part_wants_crlf(part, cte), prev_cr = false;
+	uint64_t pos = part->body_start, end = part->body_end > msg_len ? pos : part->body_end;
+	uint64_t total = 0;
+	struct mime_decoder dec;
+	struct buffer chunk;
+	int ret = 0;
+	mime_decoder_init(&dec, cte);
+	buffer_init(&chunk, 0);
+	while (ret == 0 && pos <= end) {
+		if (pos < end) {
+			size_t n = end - pos > DECODE_CHUNK_BYTES ? DECODE_CHUNK_BYTES :
+				   (size_t)(end - pos);
+			mime_decoder_feed(&dec, (const unsigned char *)msg + pos, n, &chunk);
+			pos += n;
+		} else {
+			mime_decoder_finish(&dec, &chunk);
+			pos++;
+		}
+		const unsigned char *data = buffer_data(&chunk);
+		size_t len = buffer_len(&chunk);
+		if (out != NULL)
+			ret = crlf ? append_crlf(data, len, &prev_cr, out) :
+				     buffer_append(out, data, len);
+		else
+			total += len + (crlf ? count_bare_lf(data, len, &prev_cr) : 0);
+		buffer_reset(&chunk);
+	}
+	buffer_deinit(&chunk);
+	if (size_r != NULL)
+		*size_r = total;
+	return ret;
+}
+
 enum mime_decode_result mime_decode_part(const struct mime_tree *tree, const void *msg,
 					 size_t msg_len, const struct mime_part *part,
 					 struct buffer *out)
 {
 	enum mime_cte cte = part_cte(tree, part);
-	struct mime_decoder dec;
-	struct buffer tmp;
-	bool prev_cr = false;
-	int ret;
 	if (cte == MIME_CTE_UNKNOWN)
 		return MIME_DECODE_UNKNOWN_CTE;
-	if (part->body_end > msg_len || part->body_start > part->body_end)
-		return MIME_DECODE_OK;
-	bool crlf = part_wants_crlf(part, cte);
-	buffer_init(&tmp, 0);
-	mime_decoder_init(&dec, cte);
-	ret = mime_decoder_feed(&dec, (const unsigned char *)msg + part->body_start,
-				part->body_end - part->body_start, crlf ? &tmp : out);
-	if (ret == 0)
-		ret = mime_decoder_finish(&dec, crlf ? &tmp : out);
-	if (ret == 0 && crlf)
-		ret = append_crlf(buffer_data(&tmp), buffer_len(&tmp), &prev_cr, out);
-	buffer_deinit(&tmp);
-	return ret < 0 ? MIME_DECODE_TOO_BIG : MIME_DECODE_OK;
+	return decode_body(part, cte, msg, msg_len, out, NULL) < 0 ? MIME_DECODE_TOO_BIG :
+		MIME_DECODE_OK;
 }
 
 enum mime_decode_result mime_decode_part_size(const struct mime_tree *tree, const void *msg,
@@ -312,32 +336,8 @@ enum mime_decode_result mime_decode_part_size(const struct mime_tree *tree, cons
 					      uint64_t *size_r)
 {
 	enum mime_cte cte = part_cte(tree, part);
-	struct mime_decoder dec;
-	struct buffer buf;
-	uint64_t total = 0;
-	bool prev_cr = false;
 	if (cte == MIME_CTE_UNKNOWN)
 		return MIME_DECODE_UNKNOWN_CTE;
-	bool crlf = part_wants_crlf(part, cte);
-	uint64_t pos = part->body_start, end = part->body_end > msg_len ? pos : part->body_end;
-	mime_decoder_init(&dec, cte);
-	buffer_init(&buf, 0);
-	while (pos <= end) {
-		if (pos < end) {
-			size_t n = end - pos > DECODE_CHUNK_BYTES ? DECODE_CHUNK_BYTES :
-				   (size_t)(end - pos);
-			mime_decoder_feed(&dec, (const unsigned char *)msg + pos, n, &buf);
-			pos += n;
-		} else {
-			mime_decoder_finish(&dec, &buf);
-			pos++;
-		}
-		total += buffer_len(&buf);
-		if (crlf)
-			total += count_bare_lf(buffer_data(&buf), buffer_len(&buf), &prev_cr);
-		buffer_reset(&buf);
-	}
-	buffer_deinit(&buf);
-	*size_r = total;
+	(void)decode_body(part, cte, msg, msg_len, NULL, size_r);
 	return MIME_DECODE_OK;
 }
