@@ -107,18 +107,24 @@ def _append_many(c, mailbox, count, body):
         assert tagged.startswith(b"a%d OK" % i), tagged
 
 
+def _selected_mailbox(server, mailbox, count, body):
+    """A logged-in connection with mailbox created, filled by _append_many(count, body)
+    and selected."""
+    c = RawImap(server.port)
+    c.login()
+    c.ok("CREATE " + mailbox)
+    _append_many(c, mailbox, count, body)
+    c.ok("SELECT " + mailbox)
+    return c
+
+
 def test_search_over_several_steps(demo_server):
     # A SEARCH yields to the worker's other sessions every 128 messages when it reads
     # content (4096 otherwise) and resumes where it stopped: the answer must be the
     # same as in one go, across the step boundaries (127/128/129, 256/257, ...).
-    server = demo_server()
-    c = RawImap(server.port)
-    c.login()
-    c.ok("CREATE Many")
     n = 300
-    _append_many(c, "Many", n, lambda i: ("item %d" % i,
-                                          "every seventh" if i % 7 == 0 else "plain"))
-    c.ok("SELECT Many")
+    c = _selected_mailbox(demo_server(), "Many", n, lambda i: (
+        "item %d" % i, "every seventh" if i % 7 == 0 else "plain"))
     assert search(c, 'BODY "every seventh"') == [i for i in range(1, n + 1) if i % 7 == 0]
     assert search(c, 'SUBJECT "item 129"') == [129]
     assert search(c, 'OR SUBJECT "item 128" HEADER Message-ID "<m257@"') == [128, 257]
@@ -130,13 +136,8 @@ def test_search_over_several_steps(demo_server):
 
 def test_metadata_search_over_several_steps(pymap_server):
     # 4,100 messages: a metadata SEARCH takes two steps of 4,096 (dict backend).
-    server = pymap_server()
-    c = RawImap(server.port)
-    c.login()
-    c.ok("CREATE Big")
     n = 4100
-    _append_many(c, "Big", n, lambda i: ("s", "x"))
-    c.ok("SELECT Big")
+    c = _selected_mailbox(pymap_server(), "Big", n, lambda i: ("s", "x"))
     c.ok("STORE 4095:4098 +FLAGS (\\Flagged)")
     assert search(c, "FLAGGED") == [4095, 4096, 4097, 4098]
     assert search(c, "4090:*  UNFLAGGED") == [4090, 4091, 4092, 4093, 4094, 4099, 4100]
