@@ -291,10 +291,7 @@ int maildir_status_from_index(struct maildir_user *user, const char *name,
 	file = i_strdup_printf("%s/%s", path, MAILDIR_INDEX_NAME);
 	if (usable && maildir_index_read_header(file, &hdr, &counts) > 0) {
 		maildir_folder_stamps(path, st);
-		usable = !hdr.unstable && maildir_stamp_equal(&st[0], &hdr.st_new) &&
-			 maildir_stamp_equal(&st[1], &hdr.st_cur) &&
-			 maildir_stamp_equal(&st[2], &hdr.st_uidlist) &&
-			 maildir_stamp_equal(&st[3], &hdr.st_keywords);
+		usable = !hdr.unstable && maildir_state_stamps_equal(&hdr, st);
 	} else {
 		usable = false;
 	}

@@ -159,6 +159,15 @@ static bool stamps_unsettled(const struct maildir_folder *mb, const struct maild
 	       maildir_stamp_is_unsettled(&st[1], taken, mb->fine_clock);
 }
 
+bool maildir_state_stamps_equal(const struct maildir_state *state,
+				const struct maildir_stamp st[4])
+{
+	return maildir_stamp_equal(&st[0], &state->st_new) &&
+	       maildir_stamp_equal(&st[1], &state->st_cur) &&
+	       maildir_stamp_equal(&st[2], &state->st_uidlist) &&
+	       maildir_stamp_equal(&st[3], &state->st_keywords);
+}
+
 static bool stamps_changed(const struct maildir_folder *mb)
 {
 	struct maildir_stamp st[4];
@@ -166,10 +175,7 @@ static bool stamps_changed(const struct maildir_folder *mb)
 	if (!s->valid || s->unstable)
 		return true;
 	get_stamps(mb, st);
-	return !maildir_stamp_equal(&st[0], &s->st_new) ||
-	       !maildir_stamp_equal(&st[1], &s->st_cur) ||
-	       !maildir_stamp_equal(&st[2], &s->st_uidlist) ||
-	       !maildir_stamp_equal(&st[3], &s->st_keywords);
+	return !maildir_state_stamps_equal(s, st);
 }
 
 /* ---- scanning ---- */

@@ -102,6 +102,9 @@ int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
 /* Stamps of new/, cur/, dovecot-uidlist and dovecot-keywords of folder dir (missing
  * or unreadable: zeroed). */
 void maildir_folder_stamps(const char *dir, struct maildir_stamp st[4]);
+/* Whether stamps st (as from maildir_folder_stamps) are the ones state recorded. */
+bool maildir_state_stamps_equal(const struct maildir_state *state,
+				const struct maildir_stamp st[4]);
 /* Path of a message file (malloc'ed). */
 char *maildir_msg_path(const struct maildir_folder *mb, const struct maildir_msg *msg);
 /* Map errno of a failed write to a store error (and log it). */
