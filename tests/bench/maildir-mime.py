@@ -10,12 +10,7 @@ assertion, just figures.
         [--build build/release] [--strace] [--keep DIR]
 """
 import argparse
-import warnings
-
-warnings.simplefilter("ignore", DeprecationWarning)
-import crypt  # noqa: E402  (deprecated, but the only SHA512-CRYPT in the stdlib)
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -24,22 +19,11 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import ROOT, chown_tree, free_port, mail_ids, sha512_crypt, wait_port  # noqa: E402
+
 CORPUS = os.path.join(ROOT, "tests", "data", "mail")
 USER, PASSWORD = "benchuser", "benchpass"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def mail_ids():
-    if os.geteuid() != 0:
-        return os.getuid(), os.getgid()
-    pw = pwd.getpwnam("pymap")
-    return pw.pw_uid, pw.pw_gid
 
 
 def make_maildir(base, count):
@@ -49,8 +33,7 @@ def make_maildir(base, count):
     with open(os.path.join(base, "pymap-etc-passwd"), "w") as f:
         f.write("%s:x::::%s:\r\n" % (USER, USER))
     with open(os.path.join(base, "pymap-etc-shadow"), "w") as f:
-        hashed = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))
-        f.write("%s:%s:::::::\r\n" % (USER, hashed))
+        f.write("%s:%s:::::::\r\n" % (USER, sha512_crypt(PASSWORD)))
     corpus = [open(os.path.join(CORPUS, n), "rb").read()
               for n in sorted(os.listdir(CORPUS)) if n.endswith(".eml")]
     root = os.path.join(base, USER)
@@ -64,11 +47,7 @@ def make_maildir(base, count):
         with open(path, "wb") as f:
             f.write(data)
         os.utime(path, (now + i, now + i))
-    uid, gid = mail_ids()
-    for r, dirs, files in os.walk(base):
-        os.chown(r, uid, gid)
-        for n in dirs + files:
-            os.lchown(os.path.join(r, n), uid, gid)
+    chown_tree(base, *mail_ids())
     return len(corpus)
 
 
@@ -227,15 +206,7 @@ def main():
                                "--port", str(port), "--run-dir", run_dir, "maildir", base],
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("pymap did not start (see %s/pymap.log)" % tmp)
-                time.sleep(0.05)
+        wait_port(port, server, timeout=10)
         print("build %s, %d messages, FETCH 1:* (ENVELOPE BODYSTRUCTURE)" % (args.build, args.count))
         for run in range(args.runs + (1 if args.strace else 0)):
             tracer = None
