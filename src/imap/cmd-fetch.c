@@ -232,8 +232,6 @@ static void apply_partial(const struct fetch_item *item, struct buffer *line,
 }
 
 /* Send line so far, then a literal of data (copied) or of a content range (by
- * reference). */
-/* Send line so far, then a literal of data (copied) or of a content range (by
  * reference). A {n} literal may not hold NUL (RFC 3501 9, CHAR8): outside BINARY a NUL
  * is sent as 0x80, as Dovecot does; BINARY uses ~{n} only when the data has a NUL
  * (RFC 3516 4.3). */
