@@ -25,7 +25,7 @@
 /* The pub/sub connection reads at most this much per callback (other sessions go
  * on; what OpenSSL still holds is read in the next round). */
 #define NET_READS_PER_CALLBACK 4
-/* net_read / net_write: would block, wait for *wait_r. */
+/* net_io: would block, wait for *wait_r. */
 #define NET_AGAIN (-2)
 
 struct redis_net {
@@ -291,45 +291,29 @@ static ssize_t ssl_failure(struct redis_net *net, int n, const char *what, short
 	}
 }
 
-/* >0 bytes, 0 EOF, -1 error (*error_r), NET_AGAIN (*wait_r). */
-static ssize_t net_read(struct redis_net *net, void *buf, size_t size, short *wait_r,
-			const char **error_r)
+/* One read (writing=false) or write: >0 bytes, 0 EOF, -1 error (*error_r), NET_AGAIN
+ * (*wait_r). The plain socket and the TLS session differ only in the calls made. */
+static ssize_t net_io(struct redis_net *net, bool writing, void *buf, size_t size,
+		      short *wait_r, const char **error_r)
 {
+	const char *what = writing ? "write" : "read";
 	if (net->ssl == NULL) {
-		ssize_t n = read(net->fd, buf, size);
+		ssize_t n = writing ? send(net->fd, buf, size, MSG_NOSIGNAL) :
+				      read(net->fd, buf, size);
 		if (n >= 0)
 			return n;
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			*wait_r = POLLIN;
+			*wait_r = writing ? POLLOUT : POLLIN;
 			return NET_AGAIN;
 		}
-		*error_r = net_fail("read: %s", strerror(errno));
+		*error_r = net_fail("%s: %s", what, strerror(errno));
 		return -1;
 	}
+	int len = size > INT32_MAX ? INT32_MAX : (int)size;
 	ERR_clear_error();
 	errno = 0;
-	int n = SSL_read(net->ssl, buf, size > INT32_MAX ? INT32_MAX : (int)size);
-	return n > 0 ? n : ssl_failure(net, n, "read", wait_r, error_r);
-}
-
-static ssize_t net_write(struct redis_net *net, const char *data, size_t size,
-			 short *wait_r, const char **error_r)
-{
-	if (net->ssl == NULL) {
-		ssize_t n = send(net->fd, data, size, MSG_NOSIGNAL);
-		if (n >= 0)
-			return n;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			*wait_r = POLLOUT;
-			return NET_AGAIN;
-		}
-		*error_r = net_fail("write: %s", strerror(errno));
-		return -1;
-	}
-	ERR_clear_error();
-	errno = 0;
-	int n = SSL_write(net->ssl, data, size > INT32_MAX ? INT32_MAX : (int)size);
-	return n > 0 ? n : ssl_failure(net, n, "write", wait_r, error_r);
+	int n = writing ? SSL_write(net->ssl, buf, len) : SSL_read(net->ssl, buf, len);
+	return n > 0 ? n : ssl_failure(net, n, what, wait_r, error_r);
 }
 
 /* Before retrying an operation that would block: a blocking socket waits inside the
@@ -348,7 +332,7 @@ int redis_net_write(struct redis_net *net, const char *data, size_t len,
 	size_t off = 0;
 	while (off < len) {
 		short wait = 0;
-		ssize_t n = net_write(net, data + off, len - off, &wait, error_r);
+		ssize_t n = net_io(net, true, (char *)data + off, len - off, &wait, error_r);
 		if (n > 0) {
 			off += (size_t)n;
 			/* a peer that reads slowly must not stretch the command timeout */
@@ -458,7 +442,7 @@ int redis_net_next_reply(struct redis_net *net, redisReply **reply_r, const char
 static ssize_t net_fill(struct redis_net *net, short *wait_r, const char **error_r)
 {
 	char buf[NET_READ_CHUNK];
-	ssize_t n = net_read(net, buf, sizeof(buf), wait_r, error_r);
+	ssize_t n = net_io(net, false, buf, sizeof(buf), wait_r, error_r);
 	if (n == 0)
 		*error_r = net_fail("connection closed by Redis");
 	if (n > 0) {
