@@ -62,17 +62,24 @@ class RedisServer:
         self.proc = None
         self.durable = durable
 
+    def argv(self):
+        return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--dir", str(self.dir), "--daemonize", "no",
+                *(["--appendonly", "yes", "--appendfsync", "always"] if self.durable
+                  else ["--appendonly", "no"])]
+
+    def client(self):
+        """A Resp connection for the test's own checks and setup."""
+        return Resp(self.port)
+
     def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--dir", str(self.dir), "--daemonize", "no",
-             *(["--appendonly", "yes", "--appendfsync", "always"] if self.durable
-               else ["--appendonly", "no"])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "redis-server exited: %s" % self.argv()
             try:
-                r = Resp(self.port)
+                r = self.client()
                 if r.call("PING") == "PONG":
                     r.close()
                     return self
@@ -94,7 +101,7 @@ class RedisServer:
 def add_user(redis, name, password):
     record = {"password": crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512)),
               "roles": [], "params": {}, "etag": "1"}
-    r = Resp(redis.port)
+    r = redis.client()
     r.call("SET", "/users/{%s}" % name, json.dumps(record))
     r.call("SADD", "/users/index", name)
     r.close()

@@ -4,10 +4,7 @@ test with openssl in a temp dir, stopped by pid. pymap reaches it only through T
 LOGIN, APPEND, FETCH and an IDLE push (the pub/sub listener runs over TLS too), a
 client certificate, and a wrong CA: a clear error in the log, NO [UNAVAILABLE] and
 NOT_SERVING at once rather than a hang."""
-import crypt
-import json
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -16,9 +13,9 @@ import urllib.parse
 
 import pytest
 
-from conftest import free_port
 from rawimap import RawImap
-from test_redis import MESSAGE, Resp, append, idle_until
+from redis_fixtures import RedisServer, Resp, add_user
+from test_redis import MESSAGE, append, idle_until
 
 
 def redis_has_tls():
@@ -80,41 +77,24 @@ class TlsResp(Resp):
         self.file = self.sock.makefile("rb")
 
 
-class TlsRedis:
+class TlsRedis(RedisServer):
+    """RedisServer listening on TLS only (--port 0, --tls-port)."""
+
     def __init__(self, tmp_path, certs, client_auth="no"):
-        self.dir = tmp_path / "redis"
-        self.dir.mkdir(exist_ok=True)
+        super().__init__(tmp_path, durable=False)
         self.certs = certs
-        self.port = free_port()
         self.client_auth = client_auth
-        self.proc = None
 
-    def start(self):
+    def argv(self):
         c = self.certs
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", "0", "--tls-port", str(self.port),
-             "--bind", "127.0.0.1", "--tls-cert-file", str(c / "server.crt"),
-             "--tls-key-file", str(c / "server.key"), "--tls-ca-cert-file", str(c / "ca.crt"),
-             "--tls-auth-clients", self.client_auth, "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir), "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "redis-server exited (built without TLS?)"
-            try:
-                r = TlsResp(self.port, c)
-                if r.call("PING") == "PONG":
-                    r.close()
-                    return self
-            except (OSError, RuntimeError):
-                time.sleep(0.05)
-        raise TimeoutError("redis-server with TLS did not start")
+        return ["redis-server", "--port", "0", "--tls-port", str(self.port),
+                "--bind", "127.0.0.1", "--tls-cert-file", str(c / "server.crt"),
+                "--tls-key-file", str(c / "server.key"), "--tls-ca-cert-file", str(c / "ca.crt"),
+                "--tls-auth-clients", self.client_auth, "--save", "", "--appendonly", "no",
+                "--dir", str(self.dir), "--daemonize", "no"]
 
-    def stop(self):
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
+    def client(self):
+        return TlsResp(self.port, self.certs)
 
     def url(self, ca="ca", client=False, host="127.0.0.1", extra=""):
         q = {"tls_ca_file": str(self.certs / (ca + ".crt")), "timeout": "2000",
@@ -125,13 +105,7 @@ class TlsRedis:
         return "rediss://%s:%d?%s%s" % (host, self.port, urllib.parse.urlencode(q), extra)
 
     def add_user(self, name, password):
-        """As test_redis.add_user (redis-users.c's record format), over TLS."""
-        record = {"password": crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512)),
-                  "roles": [], "params": {}, "etag": "1"}
-        r = TlsResp(self.port, self.certs)
-        r.call("SET", "/users/{%s}" % name, json.dumps(record))
-        r.call("SADD", "/users/index", name)
-        r.close()
+        add_user(self, name, password)
 
 
 @pytest.fixture
