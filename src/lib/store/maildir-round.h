@@ -14,8 +14,8 @@
  * later than any command bytes that were read before it. Outside a round nothing is
  * remembered: every command compares the stamps, so a change that raised no inotify
  * event (NFS, another host) is still seen by the next command.
- * store-maildir-sync.c asks and marks (maildir_mbox_refresh); store-maildir-folder.c
- * forgets a folder it frees. Single-threaded, process-global. */
+ * store-maildir-sync.c asks and marks (maildir_mbox_refresh) in the folder's own
+ * round_mark field. Single-threaded, process-global. */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,12 +24,12 @@ void maildir_round_end(void);
 /* Close every open round (maildir-watch.c, when a watch context goes away: its queued
  * round_end may be dropped with the ioloop). */
 void maildir_round_reset(void);
-/* Whether folder was checked since the current round began (false outside one). */
-bool maildir_round_checked(const void *folder);
-/* Remember that folder's stamps were just checked (nothing outside a round). */
-void maildir_round_mark(const void *folder);
-/* folder is being freed: another one may get its address. */
-void maildir_round_forget(const void *folder);
+/* Whether the folder whose round mark is *mark (a field of the folder, zeroed when it
+ * is made) was checked since the current round began (false outside one). */
+bool maildir_round_checked(const uint64_t *mark);
+/* Remember in *mark that the folder's stamps were just checked (nothing outside a
+ * round). */
+void maildir_round_mark(uint64_t *mark);
 /* Counters for tests: rounds begun, checks skipped. */
 struct maildir_round_stats {
 	uint64_t rounds, skipped;

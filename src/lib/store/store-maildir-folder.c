@@ -9,7 +9,6 @@
  * folder's keyword table (dovecot-keywords under its own dotlock) and STATUS. */
 #include "store-maildir.h"
 #include "maildir-lock.h"
-#include "maildir-round.h"
 #include "alloc.h"
 #include "log.h"
 
@@ -49,7 +48,6 @@ static bool dir_ino(const char *path, uint64_t *ino_r)
 
 static void folder_free(struct maildir_folder *mb)
 {
-	maildir_round_forget(mb);
 	if (mb->mime != NULL) {
 		/* contents still out keep the cache handle, but not its pointer to us */
 		maildir_mime_detach(mb->mime);

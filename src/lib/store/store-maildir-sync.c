@@ -755,11 +755,11 @@ static int refresh_check(struct maildir_folder *mb, struct store_error *error_r)
  * checks; the state is shared, so the others would find what it found. */
 int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r)
 {
-	if (mb->lock != NULL || maildir_round_checked(mb))
+	if (mb->lock != NULL || maildir_round_checked(&mb->round_mark))
 		return 0;
 	if (refresh_check(mb, error_r) < 0)
 		return -1;
-	maildir_round_mark(mb);
+	maildir_round_mark(&mb->round_mark);
 	return 0;
 }
 

@@ -58,6 +58,7 @@ struct maildir_folder {
 	struct maildir_state lock_sig;   /* header fields only, no arrays */
 	bool index_stale;                /* the index file is missing or unreadable */
 	struct maildir_mime *mime;       /* the MIME parse cache, opened on first use */
+	uint64_t round_mark;             /* push round it was last checked in (maildir-round.h) */
 	/* the process's table of folders (store-maildir-folder.c) */
 	unsigned int refcount;
 	bool in_table;
