@@ -763,6 +763,8 @@ def test_matches_dovecot(servers, name):
     bp, bd = p.fetch(uid, "BODYSTRUCTURE")[1], d.fetch(uid, "BODYSTRUCTURE")[1]
     items = list(dict.fromkeys(base + section_items(bd) + section_items(bp)))
     case = Case(name, raw, fetch_all(p, uid, items), fetch_all(d, uid, items))
+    nul = [item for item in items if has_nul_literal(case.pv(item))]
+    assert not nul, "NUL in a {n} literal (RFC 3501 9, CHAR8): %s" % nul
     for key, fn in KNOWN_PYMAP_BUGS:
         if fn(case):
             case.bugs.append(key)
