@@ -280,11 +280,6 @@ void redis_url_free(struct redis_url *url)
 	url->password = NULL;
 }
 
-static char *strdup_or_null(const char *str)
-{
-	return str == NULL ? NULL : i_strdup(str);
-}
-
 void redis_url_copy_node(const struct redis_url *url, const char *host, unsigned int port,
 			 struct redis_url *copy_r)
 {
@@ -293,12 +288,12 @@ void redis_url_copy_node(const struct redis_url *url, const char *host, unsigned
 	copy.host = i_strdup(host);
 	copy.port = port;
 	copy.path = NULL;
-	copy.username = strdup_or_null(url->username);
-	copy.password = strdup_or_null(url->password);
-	copy.tls_ca_file = strdup_or_null(url->tls_ca_file);
-	copy.tls_cert_file = strdup_or_null(url->tls_cert_file);
-	copy.tls_key_file = strdup_or_null(url->tls_key_file);
-	copy.tls_server_name = strdup_or_null(url->tls_server_name);
+	copy.username = i_strdup(url->username);
+	copy.password = i_strdup(url->password);
+	copy.tls_ca_file = i_strdup(url->tls_ca_file);
+	copy.tls_cert_file = i_strdup(url->tls_cert_file);
+	copy.tls_key_file = i_strdup(url->tls_key_file);
+	copy.tls_server_name = i_strdup(url->tls_server_name);
 	*copy_r = copy;
 }
 
