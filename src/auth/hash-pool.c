@@ -23,7 +23,6 @@ struct job_list {
 };
 
 struct hash_pool {
-	struct ioloop *loop;
 	int event_fd;
 	struct io *io;
 	unsigned int max_jobs, jobs;       /* loop thread only */
@@ -176,7 +175,6 @@ struct hash_pool *hash_pool_create(struct ioloop *loop, unsigned int threads,
 				   unsigned int max_jobs, const char **error_r)
 {
 	struct hash_pool *pool = i_new0(struct hash_pool);
-	pool->loop = loop;
 	pool->max_jobs = max_jobs == 0 ? 1 : max_jobs;
 	pthread_mutex_init(&pool->mutex, NULL);
 	pthread_cond_init(&pool->cond, NULL);
