@@ -42,9 +42,10 @@
 enum wdir_kind { WDIR_ROOT, WDIR_NEW, WDIR_CUR, WDIR_COUNT };
 static const char *const wdir_names[WDIR_COUNT] = { NULL, "new", "cur" };
 
-/* What a polled folder compares: the folder (inode only), new/, cur/, the files. */
-enum wstamp { WSTAMP_ROOT, WSTAMP_NEW, WSTAMP_CUR, WSTAMP_INDEX, WSTAMP_UIDLIST,
-	      WSTAMP_KEYWORDS, WSTAMP_COUNT };
+/* What a polled folder compares: new/, cur/, the uidlist and keywords (in the order of
+ * maildir_folder_stamps), the folder (inode only) and the index. */
+enum wstamp { WSTAMP_NEW, WSTAMP_CUR, WSTAMP_UIDLIST, WSTAMP_KEYWORDS, WSTAMP_ROOT,
+	      WSTAMP_INDEX, WSTAMP_COUNT };
 
 struct wdir {
 	struct wfolder *folder;
@@ -226,17 +227,13 @@ static void folder_set_pending(struct wfolder *folder)
 static void folder_stamps(struct wfolder *folder,
 			  struct maildir_stamp stamps_r[WSTAMP_COUNT])
 {
-	static const char *const names[WSTAMP_COUNT] = {
-		NULL, "new", "cur", MAILDIR_INDEX_NAME, MAILDIR_UIDLIST_NAME,
-		MAILDIR_KEYWORDS_NAME,
-	};
-	for (unsigned int i = 0; i < WSTAMP_COUNT; i++) {
-		char *path = names[i] == NULL ? i_strdup(folder->path) :
-			     i_strdup_printf("%s/%s", folder->path, names[i]);
-		if (maildir_stamp_get(path, &stamps_r[i]) < 0)
-			memset(&stamps_r[i], 0, sizeof(stamps_r[i]));
-		free(path);
-	}
+	maildir_folder_stamps(folder->path, stamps_r);
+	if (maildir_stamp_get(folder->path, &stamps_r[WSTAMP_ROOT]) < 0)
+		memset(&stamps_r[WSTAMP_ROOT], 0, sizeof(stamps_r[WSTAMP_ROOT]));
+	char *path = i_strdup_printf("%s/%s", folder->path, MAILDIR_INDEX_NAME);
+	if (maildir_stamp_get(path, &stamps_r[WSTAMP_INDEX]) < 0)
+		memset(&stamps_r[WSTAMP_INDEX], 0, sizeof(stamps_r[WSTAMP_INDEX]));
+	free(path);
 	/* a file moved into the folder changes its mtime (a lock file, a temp file):
 	 * of the folder itself only its identity counts */
 	stamps_r[WSTAMP_ROOT].size = 0;
