@@ -67,16 +67,22 @@ struct lock_source {
 static struct lock_source *lock_sources;
 static unsigned int lock_source_count;
 
+/* Remove the source file (when this process made it) and forget it. */
+static void lock_source_free(struct lock_source *src)
+{
+	if (src->pid == getpid())
+		(void)unlink(src->src_path);
+	free(src->lock_path);
+	free(src->src_path);
+	free(src);
+}
+
 static void lock_sources_cleanup(void)
 {
 	while (lock_sources != NULL) {
 		struct lock_source *src = lock_sources;
 		lock_sources = src->next;
-		if (src->pid == getpid())
-			(void)unlink(src->src_path);
-		free(src->lock_path);
-		free(src->src_path);
-		free(src);
+		lock_source_free(src);
 	}
 	lock_source_count = 0;
 }
@@ -91,11 +97,7 @@ static void lock_source_drop_oldest(void)
 	if (src == NULL)
 		return;
 	*p = NULL;
-	if (src->pid == getpid())
-		(void)unlink(src->src_path);
-	free(src->lock_path);
-	free(src->src_path);
-	free(src);
+	lock_source_free(src);
 	lock_source_count--;
 }
 
