@@ -290,9 +290,10 @@ int redis_conn_pipeline(struct redis_conn *conn, unsigned int count, const int *
 			const char *const *const *argvs, const size_t *const *lens,
 			redisReply **replies_r)
 {
+	if (count == 0)
+		return 0;
 	char **cmds = i_new(char *, count);
 	size_t *offs = i_new(size_t, count + 1);
-	int ret = 0;
 	for (unsigned int i = 0; i < count; i++) {
 		int len = redisFormatCommandArgv(&cmds[i], argcs[i], (const char **)argvs[i],
 						 lens[i]);
@@ -300,16 +301,21 @@ int redis_conn_pipeline(struct redis_conn *conn, unsigned int count, const int *
 			i_assert(!"out of memory formatting a Redis command");
 		offs[i + 1] = offs[i] + (size_t)len;
 	}
-	char *buf = i_malloc(offs[count] + 1);
-	for (unsigned int i = 0; i < count; i++) {
-		memcpy(buf + offs[i], cmds[i], offs[i + 1] - offs[i]);
-		redisFreeCommand(cmds[i]);
+	/* One command (an APPEND's message bytes) is sent as formatted, not copied. */
+	char *buf = cmds[0];
+	if (count > 1) {
+		buf = i_malloc(offs[count]);
+		for (unsigned int i = 0; i < count; i++) {
+			memcpy(buf + offs[i], cmds[i], offs[i + 1] - offs[i]);
+			redisFreeCommand(cmds[i]);
+		}
 	}
-	if (count > 0) {
-		struct redis_node *node = route(conn, argcs[0], argvs[0], lens[0]);
-		ret = conn_roundtrip(conn, node, buf, offs, count, replies_r);
-	}
-	free(buf);
+	struct redis_node *node = route(conn, argcs[0], argvs[0], lens[0]);
+	int ret = conn_roundtrip(conn, node, buf, offs, count, replies_r);
+	if (count > 1)
+		free(buf);
+	else
+		redisFreeCommand(buf);
 	free(offs);
 	free(cmds);
 	return ret;
