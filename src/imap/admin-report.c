@@ -2,6 +2,7 @@
 #include "client.h"
 #include "view.h"
 #include "alloc.h"
+#include "buffer.h"
 #include "ioloop.h"
 #include "ipc.h"
 #include "log.h"
@@ -30,8 +31,8 @@ static bool report_full_needed = true;
 /* Sessions created or changed since the last report (intrusive list in struct client)
  * and the ids of sessions ended since then. */
 static struct client *dirty_head;
-static char (*removed_ids)[sizeof(((struct client *)0)->session_id)];
-static unsigned int removed_count, removed_alloc;
+#define REPORT_ID_SIZE sizeof(((struct client *)0)->session_id)
+static struct buffer removed_ids;   /* REPORT_ID_SIZE bytes (NUL-terminated) each */
 
 static const struct ipc_settings admin_ipc_settings = {
 	.protocol = "pymap-admin", .major = 1, .minor = 0,
@@ -57,7 +58,7 @@ static void dirty_clear(void)
 {
 	while (dirty_head != NULL)
 		dirty_unlink(dirty_head);
-	removed_count = 0;
+	buffer_reset(&removed_ids);
 }
 
 static json_t *session_json(const struct client *client)
@@ -168,9 +169,9 @@ static void report_send_changes(void)
 {
 	struct report_parts p = { .update = true, .authenticated = authenticated_count() };
 	parts_start(&p);
-	for (unsigned int i = 0; i < removed_count; i++)
-		parts_add(&p, true, json_string(removed_ids[i]), sizeof(removed_ids[i]) + 3);
-	removed_count = 0;
+	for (size_t off = 0; off < buffer_len(&removed_ids); off += REPORT_ID_SIZE)
+		parts_add(&p, true, json_string(buffer_str(&removed_ids) + off), REPORT_ID_SIZE + 3);
+	buffer_reset(&removed_ids);
 	while (dirty_head != NULL) {
 		struct client *c = dirty_head;
 		dirty_unlink(c);
@@ -272,6 +273,7 @@ void admin_report_init(struct ioloop *loop, const char *socket_path)
 {
 	report_loop = loop;
 	report_path = i_strdup(socket_path);
+	buffer_init(&removed_ids, ADMIN_REPORT_MAX_REMOVED * REPORT_ID_SIZE);
 	report_schedule(0);
 }
 
@@ -282,9 +284,7 @@ void admin_report_deinit(void)
 	timeout_remove(&report_timer);
 	i_free(report_path);
 	dirty_clear();
-	free(removed_ids);
-	removed_ids = NULL;
-	removed_alloc = 0;
+	buffer_deinit(&removed_ids);
 	report_loop = NULL;
 }
 
@@ -306,17 +306,11 @@ void admin_report_session_closed(struct client *client)
 	dirty_unlink(client);
 	if (report_full_needed) {
 		/* the next report is a whole one anyway */
-	} else if (removed_count >= ADMIN_REPORT_MAX_REMOVED) {
-		/* a flood of disconnects while the admin service is away: start over */
+	} else if (buffer_append(&removed_ids, client->session_id, REPORT_ID_SIZE) < 0) {
+		/* ADMIN_REPORT_MAX_REMOVED: a flood of disconnects while the admin service
+		 * is away: start over */
 		report_full_needed = true;
-		removed_count = 0;
-	} else {
-		if (removed_count == removed_alloc) {
-			removed_alloc = removed_alloc == 0 ? 64 : removed_alloc * 2;
-			removed_ids = i_realloc(removed_ids, removed_alloc * sizeof(*removed_ids));
-		}
-		memcpy(removed_ids[removed_count++], client->session_id,
-		       sizeof(removed_ids[0]));
+		buffer_reset(&removed_ids);
 	}
 	report_schedule(ADMIN_REPORT_DELAY_MSECS);
 }
