@@ -560,14 +560,6 @@ int maildir_threads_end(struct maildir_threads_batch **_batch)
 	return ret;
 }
 
-int maildir_threads_assign(const char *root, const struct store_thread_ids *ids,
-			   char threadid_r[STORE_ID_MAX_BYTES])
-{
-	struct maildir_threads_batch *batch = maildir_threads_begin(root);
-	maildir_threads_add(batch, ids, threadid_r);
-	return maildir_threads_end(&batch);
-}
-
 void maildir_threads_add_msg(struct maildir_threads_batch *batch, const void *data, int fd,
 			     size_t size, char threadid_r[STORE_ID_MAX_BYTES])
 {

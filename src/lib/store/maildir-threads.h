@@ -29,14 +29,11 @@ struct maildir_threads_batch;
  * References. */
 #define MAILDIR_THREADS_HEADER_MAX (64 * 1024)
 
-/* The THREADID of a message with these ids, recorded in the thread index of the
- * maildir at root. 0, or -1 (logged) when the index cannot be read or written:
- * threadid_r is a valid THREADID all the same (a new one, or one whose link to
- * this message's ids was not recorded). */
-int maildir_threads_assign(const char *root, const struct store_thread_ids *ids,
-			   char threadid_r[STORE_ID_MAX_BYTES]);
-/* The same from the message's bytes: in memory (data) or in a file (fd >= 0, data
- * NULL); only the header (at most MAILDIR_THREADS_HEADER_MAX bytes) is read. */
+/* The THREADID of a message, recorded in the thread index of the maildir at root,
+ * from the message's bytes: in memory (data) or in a file (fd >= 0, data NULL); only
+ * the header (at most MAILDIR_THREADS_HEADER_MAX bytes) is read. 0, or -1 (logged)
+ * when the index cannot be read or written: threadid_r is a valid THREADID all the
+ * same (a new one, or one whose link to this message's ids was not recorded). */
 int maildir_threads_assign_msg(const char *root, const void *data, int fd, size_t size,
 			       char threadid_r[STORE_ID_MAX_BYTES]);
 /* Several messages under one lock, with one write and one fdatasync (APPEND of
