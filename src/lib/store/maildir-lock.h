@@ -12,9 +12,10 @@
  * "pymap-lock.<pid>.<host>" next to it (same content, mtime refreshed before each
  * link), as Dovecot's own dotlocks may be made by link(); the source files are
  * removed at exit (maildir_lock_cleanup, also atexit). A file left by a killed process
- * is harmless (never a lock itself); the first lock a process takes in a folder
- * removes those of this host's processes that are gone. On NFS a link() reported as
- * EEXIST is ours when the source then has two names (a retransmitted request). */
+ * is harmless (never a lock itself); the first time a process takes a given lock file
+ * it removes those of this host's processes that are gone. On NFS a link() reported as
+ * EEXIST is ours when the lock is then the source's inode and this process does not
+ * hold that lock already (a retransmitted request). */
 #include <stdbool.h>
 
 #define MAILDIR_LOCK_STALE_SECS 120       /* Dovecot's uidlist lock stale timeout */
