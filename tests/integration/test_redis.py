@@ -150,6 +150,20 @@ def test_fetch_reads_ahead_in_batches(imap, redis):
     r.close()
 
 
+def idle_start(conn):
+    """SELECT INBOX and enter IDLE; the tag for idle_done."""
+    conn.ok("SELECT INBOX")
+    tag = conn.next_tag()
+    conn.send("%s IDLE\r\n" % tag)
+    assert conn.readline().startswith(b"+")
+    return tag
+
+
+def idle_done(conn, tag):
+    conn.send("DONE\r\n")
+    conn.read_until_tagged(tag)
+
+
 def idle_until(conn, pattern, timeout):
     conn.sock.settimeout(timeout)
     deadline = time.monotonic() + timeout
@@ -171,16 +185,12 @@ def test_two_daemons_share_one_redis(pymap_server, redis):
     a, b = RawImap(one.port), RawImap(two.port)
     login_or_skip(a, "alice", "alicepass")
     login_or_skip(b, "alice", "alicepass")
-    a.ok("SELECT INBOX")
-    tag = a.next_tag()
-    a.send("%s IDLE\r\n" % tag)
-    assert a.readline().startswith(b"+")
+    tag = idle_start(a)
     start = time.monotonic()
     append(b, "INBOX", MESSAGE)
     idle_until(a, rb"^\* 1 EXISTS", 1.0)
     assert time.monotonic() - start < 1.0
-    a.send("DONE\r\n")
-    a.read_until_tagged(tag)
+    idle_done(a, tag)
     a.close()
     b.close()
 

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import free_port
 from rawimap import RawImap
-from test_redis import MESSAGE, Resp, append, idle_until
+from test_redis import MESSAGE, Resp, append, idle_done, idle_start, idle_until
 from test_redis_tls import TlsResp, certs, redis_has_tls  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(
@@ -179,15 +179,11 @@ def check_users_on_every_node(pymap_server, cluster, address):
             _, tagged = conn.cmd("LOGIN %s %spw" % (name, name))
             assert b" OK " in tagged, (name, port, tagged)
         writer.ok("CREATE Work")
-        watcher.ok("SELECT INBOX")
-        tag = watcher.next_tag()
-        watcher.send("%s IDLE\r\n" % tag)
-        assert watcher.readline().startswith(b"+")
+        tag = idle_start(watcher)
         _, tagged = append(writer, "INBOX", MESSAGE, r"\Flagged")
         assert b" OK " in tagged and b"APPENDUID" in tagged, (name, tagged)
         idle_until(watcher, rb"^\* 1 EXISTS", 5.0)
-        watcher.send("DONE\r\n")
-        watcher.read_until_tagged(tag)
+        idle_done(watcher, tag)
         untagged, _ = watcher.ok("FETCH 1 (FLAGS BODY[])")
         joined = b"".join(untagged)
         assert b"\\Flagged" in joined and b"Hello redis." in joined, joined

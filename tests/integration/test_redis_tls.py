@@ -15,7 +15,7 @@ import pytest
 
 from rawimap import RawImap
 from redis_fixtures import RedisServer, Resp, add_user
-from test_redis import MESSAGE, append, idle_until
+from test_redis import MESSAGE, append, idle_done, idle_start, idle_until
 
 
 def redis_has_tls():
@@ -126,15 +126,11 @@ def test_login_append_fetch_idle_over_tls(pymap_server, tls_redis):
     a, b = RawImap(server.port), RawImap(server.port)
     login(a, "alice", "alicepass")
     login(b, "alice", "alicepass")
-    a.ok("SELECT INBOX")
-    tag = a.next_tag()
-    a.send("%s IDLE\r\n" % tag)
-    assert a.readline().startswith(b"+")
+    tag = idle_start(a)
     _, tagged = append(b, "INBOX", MESSAGE, r"\Flagged")
     assert b" OK " in tagged and b"APPENDUID" in tagged, tagged
     idle_until(a, rb"^\* 1 EXISTS", 5.0)   # pushed through the TLS subscriber
-    a.send("DONE\r\n")
-    a.read_until_tagged(tag)
+    idle_done(a, tag)
     untagged, _ = a.ok("FETCH 1 (FLAGS RFC822.SIZE BODY[])")
     joined = b"".join(untagged)
     assert b"\\Flagged" in joined and b"RFC822.SIZE %d" % len(MESSAGE) in joined
