@@ -4,9 +4,8 @@
  * the hop limit ends a MOVED loop, the node table stays bounded (least recently used
  * node closed, its slots forgotten) and a failed node's slots go back to the first
  * node. Node 0 is the configured address; node N > 0 owns key "kN". */
-#include "test.h"
+#include "test-redis-server.h"
 #include "redis-cluster.h"
-#include "redis-conn.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -83,24 +82,11 @@ static void fake_node_run(int lfd, unsigned int index)
 	}
 }
 
-static int listen_any(unsigned int *port_r)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(fd, 8) < 0 || getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-		abort();
-	*port_r = ntohs(sin.sin_port);
-	return fd;
-}
-
 static void test_start(void)
 {
 	int fds[FAKE_NODES];
 	for (unsigned int i = 0; i < FAKE_NODES; i++)
-		fds[i] = listen_any(&ports[i]);
+		fds[i] = test_redis_listen(&ports[i]);
 	for (unsigned int i = 0; i < FAKE_NODES; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0)

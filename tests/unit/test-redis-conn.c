@@ -161,24 +161,10 @@ static void test_pubsub_nonblocking(void)
 	TEST_ASSERT_INT_EQ(test_redis_start_tls(), 0);
 }
 
-/* A listener that never accepts or speaks: the kernel completes the TCP connect. */
-static int silent_listener(unsigned int *port_r)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 8) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-		abort();
-	*port_r = ntohs(sin.sin_port);
-	return fd;
-}
-
 static void test_silent_peer_times_out(void)
 {
 	unsigned int port;
-	int fd = silent_listener(&port);
+	int fd = test_redis_listen(&port);
 	char str[128];
 	struct redis_url url;
 	const char *error = NULL;

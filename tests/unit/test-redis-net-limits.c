@@ -3,8 +3,7 @@
  * more elements than the element limit fails and drops nothing else of ours; a peer
  * that reads slowly cannot stretch the command timeout of a large write; a reply that
  * trickles in fails at the command timeout. */
-#include "test.h"
-#include "redis-net.h"
+#include "test-redis-server.h"
 #include "redis-url.h"
 
 #include <netinet/in.h>
@@ -78,13 +77,8 @@ static void fake_serve(int fd, enum fake_kind kind)
 /* A fake server for one connection; returns a connection to it. */
 static struct redis_net *fake_connect(enum fake_kind kind, unsigned int timeout_ms)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(lfd, 1) < 0 || getsockname(lfd, (struct sockaddr *)&sin, &len) < 0)
-		abort();
+	unsigned int port;
+	int lfd = test_redis_listen(&port);
 	fake_pid = fork();
 	if (fake_pid == 0) {
 		int fd = accept(lfd, NULL, NULL);
@@ -101,7 +95,7 @@ static struct redis_net *fake_connect(enum fake_kind kind, unsigned int timeout_
 	struct redis_url url;
 	const char *error = NULL;
 	snprintf(str, sizeof(str), "redis://127.0.0.1:%u?timeout=%u&connect_timeout=1000",
-		 (unsigned int)ntohs(sin.sin_port), timeout_ms);
+		 port, timeout_ms);
 	TEST_ASSERT_INT_EQ(redis_url_parse(str, &url, &error), 0);
 	struct redis_net *net = redis_net_connect(&url, &error);
 	redis_url_free(&url);

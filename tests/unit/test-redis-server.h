@@ -21,17 +21,25 @@
 static pid_t test_redis_pid;
 static unsigned int test_redis_port;
 
-static inline unsigned int test_redis_free_port(void)
+/* A socket listening on 127.0.0.1, a free port (*port_r): for fake servers. */
+static inline int test_redis_listen(unsigned int *port_r)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 8) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
 		abort();
-	close(fd);
-	return ntohs(sin.sin_port);
+	*port_r = ntohs(sin.sin_port);
+	return fd;
+}
+
+static inline unsigned int test_redis_free_port(void)
+{
+	unsigned int port;
+	close(test_redis_listen(&port));
+	return port;
 }
 
 /* Start (or restart on the same port). 0 once it answers PING. */
