@@ -168,6 +168,14 @@ bool maildir_state_stamps_equal(const struct maildir_state *state,
 	       maildir_stamp_equal(&st[3], &state->st_keywords);
 }
 
+static void state_set_stamps(struct maildir_state *state, const struct maildir_stamp st[4])
+{
+	state->st_new = st[0];
+	state->st_cur = st[1];
+	state->st_uidlist = st[2];
+	state->st_keywords = st[3];
+}
+
 static bool stamps_changed(const struct maildir_folder *mb)
 {
 	struct maildir_stamp st[4];
@@ -517,10 +525,7 @@ static int scan_locked(struct maildir_folder *mb, struct store_error *error_r)
 	}
 	merge(mb, &scan, stable);
 	scan_free(&scan);
-	mb->state.st_new = before[0];
-	mb->state.st_cur = before[1];
-	mb->state.st_uidlist = before[2];
-	mb->state.st_keywords = before[3];
+	state_set_stamps(&mb->state, before);
 	mb->state.unstable = !stable || stamps_unsettled(mb, before, &taken);
 	return 0;
 }
@@ -605,10 +610,7 @@ static int verify_unlocked(struct maildir_folder *mb)
 			return 0;
 		st->unstable = stamps_unsettled(mb, before, &taken);
 	}
-	st->st_new = before[0];
-	st->st_cur = before[1];
-	st->st_uidlist = before[2];
-	st->st_keywords = before[3];
+	state_set_stamps(st, before);
 	return 1;
 }
 
