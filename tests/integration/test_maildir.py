@@ -199,15 +199,18 @@ def connect_retry(server, timeout=60):
             time.sleep(0.3)
 
 
-def raw_append(port, size, index):
-    """Start an APPEND of size bytes and send only part of the literal."""
+def raw_login(port):
+    """A logged-in raw connection (for an APPEND cut off in its literal)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     f = sock.makefile("rb")
     f.readline()
     sock.sendall(b"a LOGIN demouser demopass\r\n")
-    while not f.readline().startswith(b"a "):
-        pass
-    return sock, f
+    while True:
+        line = f.readline()
+        if not line:
+            raise ConnectionResetError("closed before the LOGIN reply")
+        if line.startswith(b"a "):
+            return sock, f
 
 
 def message(index, size):
@@ -236,7 +239,7 @@ def test_sigkill_during_large_appends(tmp_path, pymap_server):
         deadline = time.monotonic() + 60
         while True:
             try:
-                sock, f = raw_append(s.port, 0, 0)
+                sock, f = raw_login(s.port)
                 break
             except OSError:
                 if time.monotonic() > deadline:
