@@ -8,7 +8,7 @@
  * demand. The file is a cache: a record that is torn, corrupt, stale or of another
  * version is a miss (the caller parses and stores again), never trusted; a damaged or
  * mostly dead file is rewritten. Used by store-maildir-mbox.c (get_content /
- * set_parsed) and store-maildir-sync.c (handle lifetime). */
+ * set_parsed) and store-maildir-folder.c (handle lifetime: dropped with the folder). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
