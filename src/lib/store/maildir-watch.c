@@ -432,6 +432,17 @@ static void ctx_free(struct watch_ctx *ctx)
 	maildir_round_reset();
 }
 
+static void watch_unlink_free(struct wfolder *folder, struct maildir_watch *watch)
+{
+	if (watch->prev != NULL)
+		watch->prev->next = watch->next;
+	else
+		folder->watches = watch->next;
+	if (watch->next != NULL)
+		watch->next->prev = watch->prev;
+	free(watch);
+}
+
 /* Release what was removed during fan-outs (outermost fan-out only). */
 static void ctx_sweep(struct watch_ctx *ctx)
 {
@@ -440,15 +451,8 @@ static void ctx_sweep(struct watch_ctx *ctx)
 		fnext = folder->next;
 		for (struct maildir_watch *w = folder->watches, *next; w != NULL; w = next) {
 			next = w->next;
-			if (!w->removed)
-				continue;
-			if (w->prev != NULL)
-				w->prev->next = w->next;
-			else
-				folder->watches = w->next;
-			if (w->next != NULL)
-				w->next->prev = w->prev;
-			free(w);
+			if (w->removed)
+				watch_unlink_free(folder, w);
 		}
 		if (folder->live == 0)
 			folder_free(folder);
@@ -676,13 +680,7 @@ void maildir_watch_remove(struct store_watch *_watch)
 		ctx->sweep = true;   /* a fan-out may still walk past it */
 		return;
 	}
-	if (watch->prev != NULL)
-		watch->prev->next = watch->next;
-	else
-		folder->watches = watch->next;
-	if (watch->next != NULL)
-		watch->next->prev = watch->prev;
-	free(watch);
+	watch_unlink_free(folder, watch);
 	if (folder->live == 0) {
 		folder_free(folder);
 		if (ctx->folders == NULL)
