@@ -3,6 +3,7 @@ files opening unchanged, names that would leave the maildir, other sessions' cha
 and crash safety (SIGKILL of the worker during large APPENDs)."""
 import imaplib
 import os
+import re
 import signal
 import socket
 import time
@@ -186,6 +187,38 @@ def test_mta_deliveries_during_own_changes_are_never_missed(tmp_path, pymap_serv
         assert b"1700000000.M%dP7.mta" % i in uidlist
     a.logout()
     b.logout()
+
+def test_mta_delivery_joins_its_thread(tmp_path, pymap_server):
+    """A reply an MTA drops into new/ of a folder pymap already knows gets the THREADID
+    of the message it answers (RFC 8474 5.2: messages of one thread share it), read
+    from its header when the rescan gives it a UID; an unrelated one a thread of its
+    own. The THREADID is kept in the file's dovecot-uidlist record (T field)."""
+    base = make_base(tmp_path)
+    root = base / "demouser"
+    s = pymap_server(["maildir", str(base)])
+    c = connect(s)
+    first = b"Message-ID: <t1@example.org>\r\nSubject: start\r\n\r\nhi\r\n"
+    assert c.append("INBOX", None, None, first)[0] == "OK"
+    select_info(c, "INBOX")
+    uid, gid = os.stat(root).st_uid, os.stat(root).st_gid
+    for i, data in enumerate([
+            b"Message-ID: <t2@example.org>\nIn-Reply-To: <t1@example.org>\n"
+            b"Subject: Re: start\n\nreply\n",
+            b"Message-ID: <u1@example.org>\nSubject: other\n\nx\n"]):
+        tmp = root / "tmp" / ("1700000000.M%dP9.mta" % i)
+        tmp.write_bytes(data)
+        os.chown(tmp, uid, gid)
+        os.rename(tmp, root / "new" / tmp.name)
+    assert c.noop()[0] == "OK"
+    typ, data = c.fetch("1:3", "(THREADID)")
+    assert typ == "OK"
+    tids = [re.search(rb"THREADID (\(([^)]*)\)|NIL)", item).group(1) for item in data]
+    assert len(tids) == 3 and b"NIL" not in tids
+    assert tids[0] == tids[1] != tids[2]
+    uidlist = (root / "dovecot-uidlist").read_bytes()
+    assert b" T%s :1700000000.M0P9.mta" % tids[1][1:-1] in uidlist
+    c.logout()
+
 
 def connect_retry(server, timeout=60):
     """Connect once the master has restarted a killed worker (it backs off)."""

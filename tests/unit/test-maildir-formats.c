@@ -342,7 +342,7 @@ static void test_index_roundtrip(void)
 	msg->name = i_strdup("3.M1.h:2,RS");
 	maildir_state_log(&st, STORE_CHANGE_FLAGS, &msg->meta);
 	size_t size;
-	char *data = maildir_index_serialize(&st, &size);
+	char *data = maildir_index_serialize(&st, 77, &size);
 	TEST_ASSERT_INT_EQ(maildir_index_parse((unsigned char *)data, size, &back), 0);
 	TEST_ASSERT_UINT_EQ(back.count, 1);
 	TEST_ASSERT_UINT_EQ(back.first_recent_uid, 11);

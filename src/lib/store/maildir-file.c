@@ -15,17 +15,22 @@
 #define MAILDIR_STAMP_RECENT_SECS 2
 #define MAILDIR_STAMP_SETTLE_NSECS 20000000   /* 20 ms: coarse clock ticks, granularity */
 
+static void stamp_from_stat(const struct stat *st, struct maildir_stamp *stamp_r)
+{
+	stamp_r->exists = true;
+	stamp_r->ino = (uint64_t)st->st_ino;
+	stamp_r->size = (uint64_t)st->st_size;
+	stamp_r->mtime_sec = (int64_t)st->st_mtim.tv_sec;
+	stamp_r->mtime_nsec = (int64_t)st->st_mtim.tv_nsec;
+}
+
 int maildir_stamp_get(const char *path, struct maildir_stamp *stamp_r)
 {
 	struct stat st;
 	memset(stamp_r, 0, sizeof(*stamp_r));
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-	stamp_r->exists = true;
-	stamp_r->ino = (uint64_t)st.st_ino;
-	stamp_r->size = (uint64_t)st.st_size;
-	stamp_r->mtime_sec = (int64_t)st.st_mtim.tv_sec;
-	stamp_r->mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
+	stamp_from_stat(&st, stamp_r);
 	return 0;
 }
 
@@ -207,6 +212,45 @@ fail:
 	free(tmp);
 	errno = err;
 	return -1;
+}
+
+/* Is fd the file of (ino, size), ending with last_byte (when >= 0)? */
+static bool append_target_ok(int fd, uint64_t ino, uint64_t size, int last_byte)
+{
+	struct stat st;
+	unsigned char last;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_ino != ino ||
+	    (uint64_t)st.st_size != size)
+		return false;
+	return last_byte < 0 ||
+	       (size > 0 && pread(fd, &last, 1, (off_t)size - 1) == 1 && last == last_byte);
+}
+
+int maildir_file_append(const char *path, uint64_t ino, uint64_t size, int last_byte,
+			const void *data, size_t data_size, bool durable,
+			struct maildir_stamp *stamp_r)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);   /* read: its last byte */
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!append_target_ok(fd, ino, size, last_byte)) {
+		close(fd);
+		return 0;
+	}
+	if (maildir_write_full(fd, data, data_size) < 0 || (durable && fdatasync(fd) < 0) ||
+	    fstat(fd, &st) < 0) {
+		int err = errno;
+		if (ftruncate(fd, (off_t)size) < 0) {
+			/* a torn tail stays: readers check every record */
+		}
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	close(fd);
+	stamp_from_stat(&st, stamp_r);
+	return 1;
 }
 
 int maildir_mkdir(const char *path, mode_t mode)

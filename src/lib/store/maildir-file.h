@@ -46,6 +46,13 @@ int maildir_file_read(const char *path, size_t max_size, char **data_r, size_t *
  * nothing left behind. */
 int maildir_file_replace(const char *path, const void *data, size_t size, mode_t mode,
 			 bool durable);
+/* Append data to path when it is still the file it was (inode ino, size bytes) and,
+ * when last_byte >= 0, ends with that byte: 1 appended (durable: fdatasync'ed;
+ * *stamp_r the file after), 0 it is not (nothing written), -1 error (errno; a partial
+ * write is cut off again). */
+int maildir_file_append(const char *path, uint64_t ino, uint64_t size, int last_byte,
+			const void *data, size_t data_size, bool durable,
+			struct maildir_stamp *stamp_r);
 /* fsync a directory. */
 int maildir_fsync_dir(const char *path);
 /* write all of data to fd; -1 with errno. */

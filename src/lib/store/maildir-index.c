@@ -7,11 +7,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 #define INDEX_MAGIC "PYMAPMX1"
-#define INDEX_VERSION 2
+#define INDEX_VERSION 3
 #define INDEX_HEADER_MAX 1024   /* the header is shorter than this */
+#define DELTA_TYPE 1
+#define DELTA_FRAME 12          /* length before, checksum and length after the payload */
+#define DELTA_MAX (64u * 1024 * 1024)
+#define LAST_DELTA_READ_MAX (1024u * 1024)
+#define SNAPSHOT_MIN_DELTAS (256u * 1024)   /* deltas worth a new snapshot */
 
 void maildir_state_clear(struct maildir_state *state)
 {
@@ -53,6 +60,32 @@ int maildir_state_find(const struct maildir_state *state, uint32_t uid)
 	return lo < state->count && state->msgs[lo].meta.uid == uid ? (int)lo : -1;
 }
 
+void maildir_state_count(struct maildir_state *state, const struct maildir_msg *msg, int sign)
+{
+	if ((msg->meta.flags.system & STORE_FLAG_SEEN) == 0)
+		state->unseen += (uint32_t)sign;
+}
+
+void maildir_state_recount(struct maildir_state *state)
+{
+	state->unseen = 0;
+	for (unsigned int i = 0; i < state->count; i++)
+		maildir_state_count(state, &state->msgs[i], 1);
+}
+
+uint32_t maildir_state_recent(const struct maildir_state *state)
+{
+	unsigned int lo = 0, hi = state->count;
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		if (state->msgs[mid].meta.uid < state->first_recent_uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return state->count - lo;
+}
+
 void maildir_state_log(struct maildir_state *state, enum store_change_kind kind,
 		       const struct store_message_meta *meta)
 {
@@ -81,6 +114,13 @@ static void put(struct buffer *buf, uint64_t value, unsigned int bytes)
 	for (unsigned int i = 0; i < bytes; i++)
 		tmp[i] = (unsigned char)(value >> (8 * i));
 	(void)buffer_append(buf, tmp, bytes);
+}
+
+static void put_at(struct buffer *buf, size_t offset, uint64_t value, unsigned int bytes)
+{
+	unsigned char *p = (unsigned char *)buffer_data(buf) + offset;
+	for (unsigned int i = 0; i < bytes; i++)
+		p[i] = (unsigned char)(value >> (8 * i));
 }
 
 static void put_str(struct buffer *buf, const char *str, unsigned int len_bytes)
@@ -112,6 +152,39 @@ static void put_meta(struct buffer *buf, const struct store_message_meta *m)
 	put_str(buf, m->threadid, 1);
 }
 
+static void put_msg(struct buffer *buf, const struct maildir_msg *msg)
+{
+	put_meta(buf, &msg->meta);
+	put(buf, msg->in_new, 1);
+	put_str(buf, msg->name, 2);
+}
+
+static void put_change(struct buffer *buf, const struct store_change *change)
+{
+	put(buf, change->kind, 1);
+	put_meta(buf, &change->meta);
+}
+
+/* The state's header fields, as both the base and every delta carry them. */
+static void put_fields(struct buffer *buf, const struct maildir_state *state)
+{
+	put(buf, state->uidvalidity, 4);
+	put(buf, state->next_uid, 4);
+	put(buf, state->first_recent_uid, 4);
+	put(buf, state->count, 4);
+	put(buf, state->log_count, 4);
+	put(buf, state->modseq, 8);
+	put(buf, state->log_base_modseq, 8);
+	put_str(buf, state->guid, 1);
+	put_stamp(buf, &state->st_new);
+	put_stamp(buf, &state->st_cur);
+	put_stamp(buf, &state->st_uidlist);
+	put_stamp(buf, &state->st_keywords);
+	put(buf, state->unstable, 1);
+	put(buf, state->unseen, 4);
+	put(buf, maildir_state_recent(state), 4);
+}
+
 static uint32_t checksum(const unsigned char *data, size_t size)
 {
 	uint32_t hash = 2166136261u;   /* FNV-1a */
@@ -120,45 +193,77 @@ static uint32_t checksum(const unsigned char *data, size_t size)
 	return hash;
 }
 
-char *maildir_index_serialize(const struct maildir_state *state, size_t *size_r)
+char *maildir_index_serialize(const struct maildir_state *state, uint64_t file_id,
+			      size_t *size_r)
 {
 	struct buffer buf;
 	buffer_init(&buf, 0);
 	(void)buffer_append(&buf, INDEX_MAGIC, 8);
 	put(&buf, INDEX_VERSION, 4);
-	put(&buf, state->uidvalidity, 4);
-	put(&buf, state->next_uid, 4);
-	put(&buf, state->first_recent_uid, 4);
-	put(&buf, state->count, 4);
-	put(&buf, state->log_count, 4);
-	put(&buf, state->modseq, 8);
-	put(&buf, state->log_base_modseq, 8);
-	put_str(&buf, state->guid, 1);
-	put_stamp(&buf, &state->st_new);
-	put_stamp(&buf, &state->st_cur);
-	put_stamp(&buf, &state->st_uidlist);
-	put_stamp(&buf, &state->st_keywords);
-	put(&buf, state->unstable, 1);
-	uint32_t unseen = 0, recent = 0;
-	for (unsigned int i = 0; i < state->count; i++) {
-		if ((state->msgs[i].meta.flags.system & STORE_FLAG_SEEN) == 0)
-			unseen++;
-		if (state->msgs[i].meta.uid >= state->first_recent_uid)
-			recent++;
-	}
-	put(&buf, unseen, 4);
-	put(&buf, recent, 4);
+	put(&buf, file_id, 8);
+	put(&buf, 0, 8);               /* the base's size, known at the end */
+	put_fields(&buf, state);
+	size_t header_size = buffer_len(&buf);
+	put(&buf, 0, 4);               /* the header's checksum, after the size */
+	for (unsigned int i = 0; i < state->count; i++)
+		put_msg(&buf, &state->msgs[i]);
+	for (unsigned int i = 0; i < state->log_count; i++)
+		put_change(&buf, &state->log[i]);
+	put_at(&buf, 20, buffer_len(&buf) + 4, 8);
+	put_at(&buf, header_size, checksum(buffer_data(&buf), header_size), 4);
 	put(&buf, checksum(buffer_data(&buf), buffer_len(&buf)), 4);
-	for (unsigned int i = 0; i < state->count; i++) {
-		put_meta(&buf, &state->msgs[i].meta);
-		put(&buf, state->msgs[i].in_new, 1);
-		put_str(&buf, state->msgs[i].name, 2);
+	*size_r = buffer_len(&buf);
+	return buffer_steal_str(&buf);
+}
+
+static bool uid_listed(const uint32_t *uids, unsigned int count, uint32_t uid)
+{
+	for (unsigned int i = 0; i < count; i++) {
+		if (uids[i] == uid)
+			return true;
 	}
-	for (unsigned int i = 0; i < state->log_count; i++) {
-		put(&buf, state->log[i].kind, 1);
-		put_meta(&buf, &state->log[i].meta);
+	return false;
+}
+
+/* Changed messages still in the state (added then removed in one lock: only removed;
+ * listed twice: once). */
+static void put_changed(struct buffer *buf, const struct maildir_state *state,
+			const struct maildir_index_delta *delta)
+{
+	size_t count_at = buffer_len(buf);
+	uint32_t count = 0;
+	put(buf, 0, 4);
+	for (unsigned int i = 0; i < delta->changed_count; i++) {
+		int idx = maildir_state_find(state, delta->changed[i]);
+		if (idx < 0 || uid_listed(delta->changed, i, delta->changed[i]))
+			continue;
+		put_msg(buf, &state->msgs[idx]);
+		count++;
 	}
-	put(&buf, checksum(buffer_data(&buf), buffer_len(&buf)), 4);
+	put_at(buf, count_at, count, 4);
+}
+
+char *maildir_index_serialize_delta(const struct maildir_state *state, uint64_t file_id,
+				    const struct maildir_index_delta *delta, size_t *size_r)
+{
+	struct buffer buf;
+	buffer_init(&buf, 0);
+	put(&buf, 0, 4);               /* the payload's length */
+	put(&buf, DELTA_TYPE, 1);
+	put(&buf, file_id, 8);
+	put(&buf, delta->prev_modseq, 8);
+	put_fields(&buf, state);
+	put(&buf, delta->removed_count, 4);
+	for (unsigned int i = 0; i < delta->removed_count; i++)
+		put(&buf, delta->removed[i], 4);
+	put_changed(&buf, state, delta);
+	put(&buf, state->log_count - delta->first_log, 4);
+	for (unsigned int i = delta->first_log; i < state->log_count; i++)
+		put_change(&buf, &state->log[i]);
+	size_t payload = buffer_len(&buf) - 4;
+	put_at(&buf, 0, payload, 4);
+	put(&buf, checksum((const unsigned char *)buffer_data(&buf) + 4, payload), 4);
+	put(&buf, payload, 4);
 	*size_r = buffer_len(&buf);
 	return buffer_steal_str(&buf);
 }
@@ -233,40 +338,30 @@ static void get_meta(struct reader *r, struct store_message_meta *m)
 	get_str(r, 1, m->threadid, sizeof(m->threadid));
 }
 
-static int parse_body(struct reader *r, struct maildir_state *st, unsigned int count,
-		      unsigned int log_count)
+static void get_msg(struct reader *r, struct maildir_msg *msg)
 {
-	for (unsigned int i = 0; i < count && !r->bad; i++) {
-		struct maildir_msg *msg = maildir_state_add(st);
-		get_meta(r, &msg->meta);
-		msg->in_new = get(r, 1) != 0;
-		msg->name = get_str_alloc(r);
-		if (msg->meta.uid == 0 || msg->meta.uid >= st->next_uid ||
-		    (i > 0 && msg->meta.uid <= st->msgs[i - 1].meta.uid))
-			r->bad = true;
-	}
-	for (unsigned int i = 0; i < log_count && !r->bad; i++) {
-		struct store_message_meta meta;
-		unsigned int kind = (unsigned int)get(r, 1);
-		get_meta(r, &meta);
-		if (kind > STORE_CHANGE_EXPUNGE || meta.modseq <= st->log_base_modseq ||
-		    meta.modseq > st->modseq)
-			r->bad = true;
-		else
-			maildir_state_log(st, (enum store_change_kind)kind, &meta);
-	}
-	return r->bad || r->p != r->end ? -1 : 0;
+	get_meta(r, &msg->meta);
+	msg->in_new = get(r, 1) != 0;
+	msg->name = get_str_alloc(r);
 }
 
-/* The header (magic to header checksum). Its own checksum lets STATUS read only it. */
-static int parse_header(struct reader *r, const unsigned char *data,
-			struct maildir_state *st, struct maildir_index_counts *counts_r)
+/* A change log entry into the state (its modseq within the state's log range). */
+static void get_change(struct reader *r, struct maildir_state *st)
 {
-	if ((size_t)(r->end - r->p) < 12 || memcmp(r->p, INDEX_MAGIC, 8) != 0)
-		return -1;
-	r->p += 8;
-	if (get(r, 4) != INDEX_VERSION)
-		return -1;
+	struct store_message_meta meta;
+	unsigned int kind = (unsigned int)get(r, 1);
+	get_meta(r, &meta);
+	if (kind > STORE_CHANGE_EXPUNGE || meta.modseq <= st->log_base_modseq ||
+	    meta.modseq > st->modseq)
+		r->bad = true;
+	if (!r->bad)
+		maildir_state_log(st, (enum store_change_kind)kind, &meta);
+}
+
+/* The header fields (put_fields) into st's header and counts. */
+static void get_fields(struct reader *r, struct maildir_state *st,
+		       struct maildir_index_counts *counts_r)
+{
 	st->uidvalidity = (uint32_t)get(r, 4);
 	st->next_uid = (uint32_t)get(r, 4);
 	st->first_recent_uid = (uint32_t)get(r, 4);
@@ -282,78 +377,417 @@ static int parse_header(struct reader *r, const unsigned char *data,
 	st->unstable = get(r, 1) != 0;
 	counts_r->unseen = (uint32_t)get(r, 4);
 	counts_r->recent = (uint32_t)get(r, 4);
+	if (st->uidvalidity == 0 || counts_r->log_count > MAILDIR_LOG_MAX ||
+	    counts_r->unseen > counts_r->count || counts_r->recent > counts_r->count)
+		r->bad = true;
+}
+
+static int parse_body(struct reader *r, struct maildir_state *st, unsigned int count,
+		      unsigned int log_count)
+{
+	for (unsigned int i = 0; i < count && !r->bad; i++) {
+		struct maildir_msg *msg = maildir_state_add(st);
+		get_msg(r, msg);
+		if (msg->meta.uid == 0 || msg->meta.uid >= st->next_uid ||
+		    (i > 0 && msg->meta.uid <= st->msgs[i - 1].meta.uid))
+			r->bad = true;
+	}
+	for (unsigned int i = 0; i < log_count && !r->bad; i++)
+		get_change(r, st);
+	maildir_state_recount(st);
+	return r->bad || r->p != r->end ? -1 : 0;
+}
+
+/* The base's header (magic to header checksum). Its own checksum lets STATUS read
+ * only it. */
+static int parse_header(struct reader *r, const unsigned char *data, struct maildir_state *st,
+			uint64_t *file_id_r, uint64_t *base_size_r,
+			struct maildir_index_counts *counts_r)
+{
+	if ((size_t)(r->end - r->p) < 12 || memcmp(r->p, INDEX_MAGIC, 8) != 0)
+		return -1;
+	r->p += 8;
+	if (get(r, 4) != INDEX_VERSION)
+		return -1;
+	*file_id_r = get(r, 8);
+	*base_size_r = get(r, 8);
+	get_fields(r, st, counts_r);
 	size_t header_size = (size_t)(r->p - data);
 	uint32_t sum = (uint32_t)get(r, 4);
-	if (r->bad || sum != checksum(data, header_size) || st->uidvalidity == 0 ||
-	    counts_r->log_count > MAILDIR_LOG_MAX || counts_r->unseen > counts_r->count ||
-	    counts_r->recent > counts_r->count)
+	return r->bad || sum != checksum(data, header_size) ? -1 : 0;
+}
+
+/* The base: 0, or -1 (st cleared). */
+static int parse_base(const unsigned char *data, size_t size, struct maildir_state *st,
+		      uint64_t *file_id_r)
+{
+	struct maildir_index_counts counts;
+	uint64_t base_size;
+	memset(st, 0, sizeof(*st));
+	struct reader r = { data, data + size, false };
+	if (parse_header(&r, data, st, file_id_r, &base_size, &counts) < 0 ||
+	    base_size != size || size < 4 || counts.count > size / 40)
 		return -1;
+	struct reader sum = { data + size - 4, data + size, false };
+	r.end = data + size - 4;
+	if (get(&sum, 4) != checksum(data, size - 4) ||
+	    parse_body(&r, st, counts.count, counts.log_count) < 0) {
+		maildir_state_clear(st);
+		return -1;
+	}
+	st->valid = true;
 	return 0;
 }
 
 int maildir_index_parse(const unsigned char *data, size_t size, struct maildir_state *state_r)
 {
+	uint64_t file_id;
 	struct maildir_state st;
-	struct maildir_index_counts counts;
-	memset(&st, 0, sizeof(st));
-	if (size < 12)
+	if (parse_base(data, size, &st, &file_id) < 0)
 		return -1;
-	struct reader r = { data, data + size - 4, false };
-	struct reader sum = { data + size - 4, data + size, false };
-	if (get(&sum, 4) != checksum(data, size - 4) ||
-	    parse_header(&r, data, &st, &counts) < 0 || counts.count > size / 40 ||
-	    parse_body(&r, &st, counts.count, counts.log_count) < 0) {
-		maildir_state_clear(&st);
-		return -1;
-	}
-	st.valid = true;
 	*state_r = st;
 	return 0;
+}
+
+/* ---- deltas ---- */
+
+/* The payload of the complete, intact record at data (avail bytes): false when the
+ * record is cut short or damaged (a writer died in the middle, or is still writing). */
+static bool delta_frame(const unsigned char *data, size_t avail, struct reader *payload_r,
+			size_t *frame_size_r)
+{
+	struct reader r = { data, data + avail, false };
+	uint64_t len = get(&r, 4);
+	if (r.bad || len == 0 || len > DELTA_MAX || avail < len + DELTA_FRAME)
+		return false;
+	struct reader tail = { data + 4 + len, data + len + DELTA_FRAME, false };
+	if (get(&tail, 4) != checksum(data + 4, (size_t)len) || get(&tail, 4) != len)
+		return false;
+	payload_r->p = data + 4;
+	payload_r->end = data + 4 + len;
+	payload_r->bad = false;
+	*frame_size_r = (size_t)len + DELTA_FRAME;
+	return true;
+}
+
+static void remove_uids(struct maildir_state *st, struct reader *r, unsigned int count)
+{
+	bool any = false;
+	for (unsigned int i = 0; i < count && !r->bad; i++) {
+		int idx = maildir_state_find(st, (uint32_t)get(r, 4));
+		if (idx < 0)
+			continue;
+		maildir_state_count(st, &st->msgs[idx], -1);
+		free(st->msgs[idx].name);
+		st->msgs[idx].name = NULL;
+		any = true;
+	}
+	if (!any)
+		return;
+	unsigned int keep = 0;
+	for (unsigned int i = 0; i < st->count; i++) {
+		if (st->msgs[i].name != NULL)
+			st->msgs[keep++] = st->msgs[i];
+	}
+	st->count = keep;
+}
+
+/* Replace the message of msg's UID, or add it in UID order. */
+static void upsert(struct maildir_state *st, struct maildir_msg *msg)
+{
+	int idx = maildir_state_find(st, msg->meta.uid);
+	if (idx >= 0) {
+		maildir_state_count(st, &st->msgs[idx], -1);
+		free(st->msgs[idx].name);
+		st->msgs[idx] = *msg;
+	} else {
+		unsigned int pos = st->count;
+		while (pos > 0 && st->msgs[pos - 1].meta.uid > msg->meta.uid)
+			pos--;
+		(void)maildir_state_add(st);
+		memmove(st->msgs + pos + 1, st->msgs + pos,
+			(st->count - 1 - pos) * sizeof(*st->msgs));
+		st->msgs[pos] = *msg;
+		idx = (int)pos;
+	}
+	maildir_state_count(st, &st->msgs[idx], 1);
+}
+
+static void upsert_msgs(struct maildir_state *st, struct reader *r, unsigned int count)
+{
+	for (unsigned int i = 0; i < count && !r->bad; i++) {
+		struct maildir_msg msg;
+		get_msg(r, &msg);
+		if (r->bad || msg.meta.uid == 0 || msg.meta.uid >= st->next_uid) {
+			r->bad = true;
+			free(msg.name);
+			return;
+		}
+		upsert(st, &msg);
+	}
+}
+
+/* 0, or -1: nothing changed when the record is not for this state, st damaged when
+ * it was but did not fit. */
+static int apply_payload(struct maildir_state *st, uint64_t file_id, struct reader *r)
+{
+	struct maildir_state hdr;
+	struct maildir_index_counts counts;
+	memset(&hdr, 0, sizeof(hdr));
+	if (get(r, 1) != DELTA_TYPE || get(r, 8) != file_id || get(r, 8) != st->modseq)
+		return -1;
+	get_fields(r, &hdr, &counts);
+	uint64_t n = get(r, 4);
+	if (r->bad || n > (size_t)(r->end - r->p) / 4)
+		return -1;
+	remove_uids(st, r, (unsigned int)n);
+	st->next_uid = hdr.next_uid;
+	upsert_msgs(st, r, (unsigned int)get(r, 4));
+	st->modseq = hdr.modseq;
+	n = get(r, 4);
+	for (uint64_t i = 0; i < n && !r->bad; i++)
+		get_change(r, st);
+	if (r->bad || r->p != r->end || st->count != counts.count ||
+	    st->log_count != counts.log_count || st->log_base_modseq != hdr.log_base_modseq ||
+	    st->unseen != counts.unseen || hdr.uidvalidity != st->uidvalidity)
+		return -1;
+	st->first_recent_uid = hdr.first_recent_uid;
+	st->st_new = hdr.st_new;
+	st->st_cur = hdr.st_cur;
+	st->st_uidlist = hdr.st_uidlist;
+	st->st_keywords = hdr.st_keywords;
+	st->unstable = hdr.unstable;
+	return 0;
+}
+
+int maildir_index_apply_delta(struct maildir_state *state, uint64_t file_id,
+			      const unsigned char *record, size_t size, size_t *used_r)
+{
+	struct reader payload;
+	size_t frame_size;
+	if (!delta_frame(record, size, &payload, &frame_size))
+		return 0;
+	if (apply_payload(state, file_id, &payload) < 0)
+		return -1;
+	*used_r = frame_size;
+	return 1;
+}
+
+/* ---- files ---- */
+
+static int open_index(const char *path, struct stat *st_r)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st_r) < 0) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* size bytes at offset (malloc'ed); NULL with errno (EFBIG beyond the bound). */
+static unsigned char *read_range(int fd, uint64_t offset, uint64_t size)
+{
+	if (size > MAILDIR_INDEX_MAX_BYTES) {
+		errno = EFBIG;
+		return NULL;
+	}
+	unsigned char *data = i_malloc((size_t)size + 1);
+	size_t done = 0;
+	while (done < size) {
+		ssize_t n = pread(fd, data + done, (size_t)size - done, (off_t)(offset + done));
+		if (n <= 0) {
+			int err = n == 0 ? EIO : errno;   /* cut short under us: read again */
+			free(data);
+			errno = err;
+			return NULL;
+		}
+		done += (size_t)n;
+	}
+	return data;
+}
+
+/* Apply the records of data (size bytes) in order: the bytes used, or -1 when one
+ * did not fit. A torn record at the end stops it. */
+static int64_t apply_records(struct maildir_state *st, uint64_t file_id,
+			     const unsigned char *data, size_t size)
+{
+	size_t done = 0, used;
+	int ret;
+	while (done < size &&
+	       (ret = maildir_index_apply_delta(st, file_id, data + done, size - done, &used)) != 0) {
+		if (ret < 0)
+			return -1;
+		done += used;
+	}
+	return (int64_t)done;
+}
+
+int maildir_index_read(const char *path, struct maildir_state *state_r,
+		       struct maildir_index_pos *pos_r)
+{
+	struct stat sb;
+	struct maildir_state st;
+	uint64_t file_id, base_size;
+	struct maildir_index_counts counts;
+	int fd = open_index(path, &sb);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	unsigned char *data = read_range(fd, 0, (uint64_t)sb.st_size);
+	int err = errno;
+	close(fd);
+	if (data == NULL) {
+		errno = err;
+		return err == EFBIG || err == EIO ? 0 : -1;
+	}
+	size_t size = (size_t)sb.st_size;
+	struct reader r = { data, data + size, false };
+	memset(&st, 0, sizeof(st));
+	int ret = 0;
+	if (parse_header(&r, data, &st, &file_id, &base_size, &counts) == 0 && base_size <= size &&
+	    parse_base(data, (size_t)base_size, &st, &file_id) == 0) {
+		int64_t used = apply_records(&st, file_id, data + base_size, size - base_size);
+		if (used < 0) {
+			maildir_state_clear(&st);
+		} else {
+			pos_r->ino = (uint64_t)sb.st_ino;
+			pos_r->file_id = file_id;
+			pos_r->base_size = base_size;
+			pos_r->offset = base_size + (uint64_t)used;
+			*state_r = st;
+			ret = 1;
+		}
+	}
+	free(data);
+	return ret;
+}
+
+int maildir_index_read_tail(const char *path, struct maildir_state *state,
+			    struct maildir_index_pos *pos)
+{
+	struct stat sb;
+	unsigned char id[8];
+	int fd = open_index(path, &sb);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct reader r = { id, id + sizeof(id), false };
+	if ((uint64_t)sb.st_ino != pos->ino || (uint64_t)sb.st_size < pos->offset ||
+	    pread(fd, id, sizeof(id), 12) != (ssize_t)sizeof(id) || get(&r, 8) != pos->file_id) {
+		close(fd);
+		return 0;
+	}
+	uint64_t size = (uint64_t)sb.st_size - pos->offset;
+	unsigned char *data = size == 0 ? NULL : read_range(fd, pos->offset, size);
+	int err = errno;
+	close(fd);
+	if (size == 0)
+		return 1;
+	if (data == NULL) {
+		errno = err;
+		return err == EFBIG ? 0 : -1;
+	}
+	int64_t used = apply_records(state, pos->file_id, data, (size_t)size);
+	free(data);
+	if (used < 0)
+		return 0;
+	pos->offset += (uint64_t)used;
+	return 1;
+}
+
+/* The last delta's header fields, read from the end of the file (its length is
+ * written after it too). 1, or 0 when the end is not an intact record. */
+static int read_last_fields(int fd, uint64_t base_size, uint64_t size,
+			    struct maildir_state *st, struct maildir_index_counts *counts_r)
+{
+	unsigned char tail[4];
+	if (size < base_size + DELTA_FRAME ||
+	    pread(fd, tail, sizeof(tail), (off_t)(size - 4)) != (ssize_t)sizeof(tail))
+		return 0;
+	struct reader t = { tail, tail + 4, false };
+	uint64_t frame = get(&t, 4) + DELTA_FRAME;
+	if (frame > LAST_DELTA_READ_MAX || frame > size - base_size)
+		return 0;   /* a huge last delta: the caller reads the whole file */
+	unsigned char *data = read_range(fd, size - frame, frame);
+	if (data == NULL)
+		return 0;
+	struct reader r;
+	size_t frame_size;
+	int ret = 0;
+	if (delta_frame(data, (size_t)frame, &r, &frame_size) && get(&r, 1) == DELTA_TYPE) {
+		(void)get(&r, 16);   /* file id, previous modseq */
+		get_fields(&r, st, counts_r);
+		ret = r.bad ? 0 : 1;
+	}
+	free(data);
+	return ret;
 }
 
 int maildir_index_read_header(const char *path, struct maildir_state *state_r,
 			      struct maildir_index_counts *counts_r)
 {
 	unsigned char data[INDEX_HEADER_MAX];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	uint64_t file_id, base_size;
+	int fd = open_index(path, &sb);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	ssize_t n = pread(fd, data, sizeof(data), 0);
 	int err = errno;
-	close(fd);
-	if (n < 0) {
-		errno = err;
-		return -1;
-	}
 	struct maildir_state st;
 	memset(&st, 0, sizeof(st));
-	struct reader r = { data, data + n, false };
-	if (parse_header(&r, data, &st, counts_r) < 0)
-		return 0;
-	*state_r = st;
-	return 1;
-}
-
-int maildir_index_write(const char *path, const struct maildir_state *state)
-{
-	size_t size;
-	char *data = maildir_index_serialize(state, &size);
-	/* A cache: no need to fsync; a torn or lost file is detected and rebuilt. */
-	int ret = maildir_file_replace(path, data, size, 0600, false);
-	int err = errno;
-	free(data);
+	struct reader r = { data, data + (n < 0 ? 0 : n), false };
+	int ret = n < 0 ? -1 : 0;
+	if (n >= 0 && parse_header(&r, data, &st, &file_id, &base_size, counts_r) == 0) {
+		uint64_t size = (uint64_t)sb.st_size;
+		ret = size == base_size ? 1 :
+		      size > base_size ? read_last_fields(fd, base_size, size, &st, counts_r) : 0;
+	}
+	close(fd);
+	if (ret > 0)
+		*state_r = st;
 	errno = err;
 	return ret;
 }
 
-int maildir_index_read(const char *path, struct maildir_state *state_r)
+int maildir_index_write(const char *path, const struct maildir_state *state,
+			struct maildir_index_pos *pos_r, struct maildir_stamp *stamp_r)
 {
-	char *data;
 	size_t size;
-	int ret = maildir_file_read(path, MAILDIR_INDEX_MAX_BYTES, &data, &size);
-	if (ret <= 0)
-		return ret;
-	ret = maildir_index_parse((const unsigned char *)data, size, state_r) < 0 ? 0 : 1;
+	uint64_t file_id = ((uint64_t)randombytes_random() << 32) | randombytes_random();
+	char *data = maildir_index_serialize(state, file_id, &size);
+	/* A cache: no need to fsync; a torn or lost file is detected and rebuilt. */
+	int ret = maildir_file_replace(path, data, size, 0600, false);
+	int err = errno;
 	free(data);
+	if (ret == 0 && maildir_stamp_get(path, stamp_r) == 0) {
+		pos_r->ino = stamp_r->ino;
+		pos_r->file_id = file_id;
+		pos_r->base_size = pos_r->offset = size;
+		return 0;
+	}
+	errno = ret < 0 ? err : errno;
+	return -1;
+}
+
+int maildir_index_append(const char *path, const struct maildir_state *state,
+			 const struct maildir_index_delta *delta, struct maildir_index_pos *pos,
+			 struct maildir_stamp *stamp_r)
+{
+	size_t size;
+	char *data = maildir_index_serialize_delta(state, pos->file_id, delta, &size);
+	int ret = maildir_file_append(path, pos->ino, pos->offset, -1, data, size, false, stamp_r);
+	free(data);
+	if (ret > 0)
+		pos->offset += size;
 	return ret;
+}
+
+bool maildir_index_wants_snapshot(const struct maildir_index_pos *pos)
+{
+	uint64_t deltas = pos->offset - pos->base_size;
+	return pos->offset == 0 || (deltas > SNAPSHOT_MIN_DELTAS && deltas > pos->base_size);
 }

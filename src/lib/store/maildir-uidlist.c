@@ -212,6 +212,16 @@ int maildir_uidlist_read(const char *path, struct maildir_uidlist **list_r,
 	return ret < 0 ? -1 : 1;
 }
 
+static void format_records(struct buffer *buf, const struct maildir_uidlist *list,
+			   unsigned int first)
+{
+	for (unsigned int i = first; i < list->count; i++) {
+		const struct maildir_uidlist_rec *rec = &list->recs[i];
+		(void)buffer_printf(buf, "%u %s%s:%s\n", rec->uid, rec->ext,
+				    rec->ext[0] == '\0' ? "" : " ", rec->name);
+	}
+}
+
 char *maildir_uidlist_format(const struct maildir_uidlist *list, size_t *size_r)
 {
 	struct buffer buf;
@@ -220,11 +230,17 @@ char *maildir_uidlist_format(const struct maildir_uidlist *list, size_t *size_r)
 	if (list->guid[0] != '\0')
 		(void)buffer_printf(&buf, " G%s", list->guid);
 	(void)buffer_printf(&buf, "%s\n", list->header_ext == NULL ? "" : list->header_ext);
-	for (unsigned int i = 0; i < list->count; i++) {
-		const struct maildir_uidlist_rec *rec = &list->recs[i];
-		(void)buffer_printf(&buf, "%u %s%s:%s\n", rec->uid, rec->ext,
-				    rec->ext[0] == '\0' ? "" : " ", rec->name);
-	}
+	format_records(&buf, list, 0);
+	*size_r = buffer_len(&buf);
+	return buffer_steal_str(&buf);
+}
+
+char *maildir_uidlist_format_records(const struct maildir_uidlist *list, unsigned int first,
+				     size_t *size_r)
+{
+	struct buffer buf;
+	buffer_init(&buf, 0);
+	format_records(&buf, list, first);
 	*size_r = buffer_len(&buf);
 	return buffer_steal_str(&buf);
 }

@@ -8,7 +8,10 @@
  * "<uid> [<letter><value> ...] :<file name>", UIDs ascending. Extension fields of
  * records are kept verbatim (Dovecot's S/W sizes, pymap's E=emailid and T=threadid).
  * Version 1 ("1 <uidvalidity> <next uid>", records "<uid> <file name>") is read too.
- * LF or CRLF on read, LF on write; the file is replaced whole (maildir_file_replace).
+ * LF or CRLF on read, LF on write. The file is replaced whole (maildir_file_replace)
+ * when its header changes or records go; new records are appended to it, as Dovecot
+ * does, so the header's next UID may be behind: a reader takes the last record's UID
+ * + 1 when that is larger (Dovecot does the same).
  *
  * A bad header fails the parse (the caller starts a new UIDVALIDITY). A bad record
  * (no number, not ascending, no file name) is skipped and counted. */
@@ -46,6 +49,9 @@ int maildir_uidlist_read(const char *path, struct maildir_uidlist **list_r,
 			 const char **error_r);
 /* Text of the list in version 3 format (malloc'ed, NUL-terminated). */
 char *maildir_uidlist_format(const struct maildir_uidlist *list, size_t *size_r);
+/* The records from index first on, in the same format (to append to the file). */
+char *maildir_uidlist_format_records(const struct maildir_uidlist *list, unsigned int first,
+				     size_t *size_r);
 int maildir_uidlist_write(const char *path, const struct maildir_uidlist *list);
 /* Append a record (uid must be larger than every existing one); next_uid follows. */
 void maildir_uidlist_append(struct maildir_uidlist *list, uint32_t uid, const char *ext,

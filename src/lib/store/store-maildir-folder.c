@@ -55,10 +55,12 @@ static void folder_free(struct maildir_folder *mb)
 	}
 	maildir_lock_release(&mb->lock);
 	maildir_uidlist_free(&mb->uidlist);
+	free(mb->touched);
 	maildir_state_clear(&mb->state);
 	maildir_keywords_clear(&mb->kw);
 	free(mb->name);
 	free(mb->path);
+	free(mb->root);
 	free(mb);
 }
 
@@ -162,6 +164,7 @@ static struct maildir_folder *folder_new(struct maildir_user *user, const char *
 {
 	struct maildir_folder *mb = i_new0(struct maildir_folder);
 	mb->path = path;
+	mb->root = i_strdup(user->root);
 	mb->name = i_strdup(name);
 	mb->colon = user->colon;
 	mb->dir_ino = ino;
@@ -317,12 +320,8 @@ void maildir_status_from_state(const struct maildir_folder *mb,
 	status_r->uidvalidity = st->uidvalidity;
 	status_r->uidnext = st->next_uid;
 	status_r->messages = st->count;
-	for (unsigned int i = 0; i < st->count; i++) {
-		if ((st->msgs[i].meta.flags.system & STORE_FLAG_SEEN) == 0)
-			status_r->unseen++;
-		if (st->msgs[i].meta.uid >= st->first_recent_uid)
-			status_r->recent++;
-	}
+	status_r->unseen = st->unseen;
+	status_r->recent = maildir_state_recent(st);
 	status_r->highest_modseq = st->modseq;
 	status_r->readonly = !mb->can_write;
 	snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s", st->guid);

@@ -130,6 +130,7 @@ static void move_to_cur(struct maildir_folder *mb, struct maildir_msg *msg)
 		free(msg->name);
 		msg->name = name;
 		msg->in_new = false;
+		maildir_mbox_touch(mb, msg->meta.uid);
 	} else {
 		free(name);
 	}
@@ -151,14 +152,16 @@ int maildir_claim_recent(struct store_mailbox *mbox, uint32_t *first_uid_r,
 	}
 	if (maildir_mbox_lock(mb, false, error_r) < 0)
 		return -1;
-	*first_uid_r = mb->state.first_recent_uid;
-	mb->state.first_recent_uid = mb->state.next_uid;
+	struct maildir_state *st = &mb->state;
+	*first_uid_r = st->first_recent_uid;
+	/* the claimed messages leave new/ (as with Dovecot), so new/ stays short */
 	if (mb->lock != NULL) {
-		for (unsigned int i = 0; i < mb->state.count; i++) {
-			if (mb->state.msgs[i].in_new)
-				move_to_cur(mb, &mb->state.msgs[i]);
+		for (unsigned int i = st->count - maildir_state_recent(st); i < st->count; i++) {
+			if (st->msgs[i].in_new)
+				move_to_cur(mb, &st->msgs[i]);
 		}
 	}
+	st->first_recent_uid = st->next_uid;
 	maildir_mbox_unlock(mb);
 	return 0;
 }
@@ -240,8 +243,10 @@ int maildir_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
 			ret = -1;
 		if (r <= 0)
 			continue;
+		maildir_state_count(st, msg, -1);
 		msg->meta.flags.system = sys;
 		msg->meta.flags.keywords = kw;
+		maildir_state_count(st, msg, 1);
 		msg->meta.modseq = ++st->modseq;
 		maildir_state_log(st, STORE_CHANGE_FLAGS, &msg->meta);
 	}
@@ -268,6 +273,7 @@ void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
 		meta.uid = msg->meta.uid;
 		meta.modseq = ++st->modseq;
 		maildir_state_log(st, STORE_CHANGE_EXPUNGE, &meta);
+		maildir_state_count(st, msg, -1);
 		free(msg->name);
 	}
 	st->count = keep;

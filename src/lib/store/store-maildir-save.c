@@ -197,14 +197,25 @@ static void set_ids(struct maildir_folder *mb, struct maildir_msg *msg,
 		st->log[st->log_count - 1].meta = msg->meta;
 }
 
+/* Drop the uidlist records from UID first_uid on (the list may have been read whole
+ * meanwhile: maildir_mbox_write_uidlist). */
+static void drop_records(struct maildir_uidlist *list, uint32_t first_uid)
+{
+	while (list->count > 0 && list->recs[list->count - 1].uid >= first_uid) {
+		list->count--;
+		free(list->recs[list->count].ext);
+		free(list->recs[list->count].name);
+	}
+	list->next_uid = first_uid;
+}
+
 /* Take UIDs for the published items; on a uidlist write failure undo everything. */
 static int assign_uids(struct maildir_folder *mb, struct save_item *items, unsigned int count,
 		       uint32_t *uids_r, struct store_error *error_r)
 {
 	struct maildir_state *st = &mb->state;
 	unsigned int old_count = st->count, old_log = st->log_count;
-	unsigned int old_recs = mb->uidlist->count;
-	uint32_t old_next = mb->uidlist->next_uid;
+	uint32_t old_next = mb->uidlist->next_uid, old_unseen = st->unseen;
 	uint64_t old_modseq = st->modseq;
 	bool old_dirty = mb->uidlist_dirty;
 	for (unsigned int i = 0; i < count; i++) {
@@ -226,12 +237,8 @@ static int assign_uids(struct maildir_folder *mb, struct save_item *items, unsig
 	st->log_count = old_log;
 	st->modseq = old_modseq;
 	st->next_uid = old_next;
-	for (unsigned int i = old_recs; i < mb->uidlist->count; i++) {
-		free(mb->uidlist->recs[i].ext);
-		free(mb->uidlist->recs[i].name);
-	}
-	mb->uidlist->count = old_recs;
-	mb->uidlist->next_uid = old_next;
+	st->unseen = old_unseen;
+	drop_records(mb->uidlist, old_next);
 	mb->uidlist_dirty = old_dirty;
 	return -1;
 }

@@ -6,6 +6,7 @@
 #include "store-maildir.h"
 #include "maildir-round.h"
 #include "maildir-lock.h"
+#include "maildir-threads.h"
 #include "alloc.h"
 #include "log.h"
 
@@ -113,21 +114,53 @@ static void load_keywords(struct maildir_folder *mb)
 	free(path);
 }
 
+/* Catch up with the deltas appended to the index since the state was read from it.
+ * false: not possible (another file, or a delta that does not fit: the state is
+ * dropped, as it may be damaged). */
+static bool read_index_tail(struct maildir_folder *mb, const char *path)
+{
+	if (!mb->state.valid || mb->ipos.offset == 0)
+		return false;
+	int ret = maildir_index_read_tail(path, &mb->state, &mb->ipos);
+	if (ret > 0)
+		return true;
+	if (ret < 0)
+		log_error_errno("maildir: read %s", path);
+	maildir_state_clear(&mb->state);
+	return false;
+}
+
+static void read_index_whole(struct maildir_folder *mb, const char *path)
+{
+	struct maildir_state loaded;
+	struct maildir_index_pos pos;
+	mb->index_stale = true;
+	mb->ipos.offset = 0;
+	if (maildir_index_read(path, &loaded, &pos) <= 0)
+		return;
+	mb->index_stale = false;
+	if (loaded.modseq >= mb->state.modseq || !mb->state.valid) {
+		maildir_state_move(&mb->state, &loaded);
+		mb->ipos = pos;
+	} else {
+		maildir_state_clear(&loaded);   /* ours is newer: the next write replaces it */
+	}
+}
+
 static void load_index(struct maildir_folder *mb)
 {
 	struct maildir_stamp st;
-	struct maildir_state loaded;
 	char *path = mb_file(mb, MAILDIR_INDEX_NAME);
 	if (maildir_stamp_get(path, &st) == 0 &&
 	    (!maildir_stamp_equal(&st, &mb->st_index) || !mb->state.valid)) {
 		mb->st_index = st;
-		mb->index_stale = true;
-		if (st.exists && maildir_index_read(path, &loaded) > 0) {
+		if (!st.exists) {
+			mb->index_stale = true;
+			mb->ipos.offset = 0;
+		} else if (read_index_tail(mb, path)) {
 			mb->index_stale = false;
-			if (loaded.modseq >= mb->state.modseq)
-				maildir_state_move(&mb->state, &loaded);
-			else
-				maildir_state_clear(&loaded);
+		} else {
+			read_index_whole(mb, path);
 		}
 	}
 	free(path);
@@ -259,6 +292,8 @@ static struct maildir_uidlist *read_uidlist(struct maildir_folder *mb)
 	struct maildir_uidlist *list = NULL;
 	const char *error;
 	char *path = mb_file(mb, MAILDIR_UIDLIST_NAME);
+	if (maildir_stamp_get(path, &mb->uidlist_stamp) < 0)
+		memset(&mb->uidlist_stamp, 0, sizeof(mb->uidlist_stamp));
 	int ret = maildir_uidlist_read(path, &list, &error);
 	if (ret < 0)
 		log_error("maildir: %s: %s (starting a new UIDVALIDITY)", path, error);
@@ -267,14 +302,16 @@ static struct maildir_uidlist *read_uidlist(struct maildir_folder *mb)
 	free(path);
 	if (ret <= 0) {
 		list = maildir_uidlist_new(store_new_uidvalidity());
-		mb->uidlist_dirty = true;
+		mb->uidlist_dirty = mb->uidlist_rewrite = true;
 	}
 	if (list->guid[0] == '\0') {
 		struct maildir_uidlist *fresh = maildir_uidlist_new(list->uidvalidity);
 		memcpy(list->guid, fresh->guid, sizeof(list->guid));
 		maildir_uidlist_free(&fresh);
-		mb->uidlist_dirty = true;
+		mb->uidlist_dirty = mb->uidlist_rewrite = true;
 	}
+	mb->uidlist_on_disk = list->count;
+	mb->uidlist_partial = false;
 	return list;
 }
 
@@ -409,7 +446,7 @@ static void merge_records(struct maildir_folder *mb, struct maildir_state *st,
 			if (mb->lock != NULL && (stable || e != NULL)) {
 				free(rec->ext);
 				free(rec->name);
-				mb->uidlist_dirty = true;
+				mb->uidlist_dirty = mb->uidlist_rewrite = true;
 				continue;
 			}
 		} else {
@@ -421,25 +458,51 @@ static void merge_records(struct maildir_folder *mb, struct maildir_state *st,
 	list->count = keep;
 }
 
-/* Files without a record get the next UIDs, in file name order. */
+/* The THREADID of a file delivered without pymap (an MTA, Dovecot), from its header,
+ * recorded in the user's thread index like an APPEND's. */
+static void thread_of_file(const struct maildir_folder *mb, const struct scan_entry *e,
+			   struct maildir_threads_batch **batch, char threadid_r[STORE_ID_MAX_BYTES])
+{
+	char *path = i_strdup_printf("%s/%s/%s", mb->path, e->in_new ? "new" : "cur", e->name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return;
+	if (*batch == NULL)
+		*batch = maildir_threads_begin(mb->root);
+	maildir_threads_add_msg(*batch, NULL, fd, MAILDIR_THREADS_HEADER_MAX, threadid_r);
+	close(fd);
+}
+
+/* Files without a record get the next UIDs, in file name order. Those that arrive in
+ * a folder already known (not a first scan: that would read every header of a big
+ * maildir on its first SELECT) get a THREADID too. */
 static void merge_new_files(struct maildir_folder *mb, struct maildir_state *st,
 			    const struct maildir_state *old, unsigned int *o, bool fresh,
 			    struct scan *scan)
 {
 	struct maildir_uidlist *list = mb->uidlist;
+	struct maildir_threads_batch *batch = NULL;
 	if (mb->lock == NULL)
 		return;
 	for (unsigned int i = 0; i < scan->count; i++) {
 		struct scan_entry *e = &scan->entries[i];
+		char threadid[STORE_ID_MAX_BYTES] = "", ext[STORE_ID_MAX_BYTES + 1] = "";
 		if (e->used)
 			continue;
+		if (!fresh)
+			thread_of_file(mb, e, &batch, threadid);
+		if (threadid[0] != '\0')
+			snprintf(ext, sizeof(ext), "T%s", threadid);
 		char *base = i_strndup(e->name, e->base_len);
-		maildir_uidlist_append(list, list->next_uid, "", base);
+		maildir_uidlist_append(list, list->next_uid, ext, base);
 		free(base);
 		mb->uidlist_dirty = true;
 		e->used = true;
 		add_message(mb, st, old, o, fresh, &list->recs[list->count - 1], e);
 	}
+	if (batch != NULL)
+		(void)maildir_threads_end(&batch);
 }
 
 static void merge(struct maildir_folder *mb, struct scan *scan, bool stable)
@@ -495,6 +558,7 @@ static void merge(struct maildir_folder *mb, struct scan *scan, bool stable)
 	}
 	if (st.first_recent_uid == 0 || st.first_recent_uid > st.next_uid)
 		st.first_recent_uid = st.next_uid;
+	maildir_state_recount(&st);
 	st.valid = true;
 	maildir_state_move(&mb->state, &st);
 }
@@ -506,10 +570,13 @@ static int scan_locked(struct maildir_folder *mb, struct store_error *error_r)
 	bool stable = false;
 	memset(&scan, 0, sizeof(scan));
 	struct timespec taken;
+	mb->rescanned = true;
+	if (mb->lock == NULL)
+		mb->ipos.offset = 0;   /* not written to the index: read it whole next time */
 	for (unsigned int attempt = 0; attempt < 3 && !stable; attempt++) {
 		scan_free(&scan);
 		maildir_uidlist_free(&mb->uidlist);
-		mb->uidlist_dirty = false;
+		mb->uidlist_dirty = mb->uidlist_rewrite = false;
 		maildir_stamp_clock(&taken);
 		get_stamps(mb, before);
 		load_keywords(mb);
@@ -614,6 +681,8 @@ static int verify_unlocked(struct maildir_folder *mb)
 	return 1;
 }
 
+static struct maildir_uidlist *uidlist_for_appends(struct maildir_folder *mb);
+
 int maildir_mbox_lock(struct maildir_folder *mb, bool force, struct store_error *error_r)
 {
 	if (folder_gone(mb)) {
@@ -645,7 +714,76 @@ int maildir_mbox_lock(struct maildir_folder *mb, bool force, struct store_error 
 	/* Writers (save, flags, expunge) change the uidlist: without a rescan it was not
 	 * read yet (the last unlock freed it). A NULL here crashed APPEND. */
 	if (mb->lock != NULL && mb->uidlist == NULL)
-		mb->uidlist = read_uidlist(mb);
+		mb->uidlist = uidlist_for_appends(mb);
+	return 0;
+}
+
+/* The uidlist file's records were not read: the list holds only what is added now
+ * (appended to the file at unlock). The rest of its header comes from the state,
+ * which (locked, stamps equal) says what the file says. */
+static struct maildir_uidlist *uidlist_for_appends(struct maildir_folder *mb)
+{
+	const struct maildir_state *st = &mb->state;
+	if (!st->valid || !st->st_uidlist.exists || st->guid[0] == '\0')
+		return read_uidlist(mb);
+	struct maildir_uidlist *list = maildir_uidlist_new(st->uidvalidity);
+	memcpy(list->guid, st->guid, sizeof(list->guid));
+	list->next_uid = st->next_uid;
+	mb->uidlist_stamp = st->st_uidlist;
+	mb->uidlist_on_disk = 0;
+	mb->uidlist_partial = true;
+	return list;
+}
+
+/* The records not yet in the file, appended to it (one write and fdatasync, as
+ * Dovecot does; the header's next UID stays behind: readers take the last record's
+ * UID + 1 when larger). 1 done, 0 the file is not the one read (or does not end
+ * with a whole line), -1 error. */
+static int append_uidlist(struct maildir_folder *mb, const char *path)
+{
+	struct maildir_uidlist *list = mb->uidlist;
+	struct maildir_stamp after;
+	size_t size;
+	char *data = maildir_uidlist_format_records(list, mb->uidlist_on_disk, &size);
+	int ret = maildir_file_append(path, mb->uidlist_stamp.ino, mb->uidlist_stamp.size,
+				      '\n', data, size, true, &after);
+	free(data);
+	if (ret > 0) {
+		mb->uidlist_stamp = mb->state.st_uidlist = after;
+		mb->uidlist_on_disk = list->count;
+	}
+	return ret;
+}
+
+static int replace_uidlist(struct maildir_folder *mb, const char *path)
+{
+	if (maildir_uidlist_write(path, mb->uidlist) < 0)
+		return -1;
+	if (maildir_stamp_get(path, &mb->uidlist_stamp) == 0)
+		mb->state.st_uidlist = mb->uidlist_stamp;
+	mb->uidlist_on_disk = mb->uidlist->count;
+	mb->uidlist_rewrite = false;
+	return 1;
+}
+
+/* Appending to a file whose records were not read failed (its end is torn: a writer
+ * died mid-line): read it whole and add this lock's records to it. */
+static int load_whole_uidlist(struct maildir_folder *mb)
+{
+	struct maildir_uidlist *added = mb->uidlist;
+	struct maildir_uidlist *list = read_uidlist(mb);
+	if (added->count > 0 && list->next_uid > added->recs[0].uid) {
+		log_error("maildir: %s: dovecot-uidlist changed under the lock", mb->path);
+		maildir_uidlist_free(&list);
+		errno = ESTALE;
+		return -1;
+	}
+	for (unsigned int i = 0; i < added->count; i++)
+		maildir_uidlist_append(list, added->recs[i].uid, added->recs[i].ext,
+				       added->recs[i].name);
+	maildir_uidlist_free(&mb->uidlist);
+	mb->uidlist = list;
+	mb->uidlist_rewrite = true;
 	return 0;
 }
 
@@ -654,13 +792,26 @@ int maildir_mbox_write_uidlist(struct maildir_folder *mb, struct store_error *er
 	if (!mb->uidlist_dirty || mb->uidlist == NULL)
 		return 0;
 	char *path = mb_file(mb, MAILDIR_UIDLIST_NAME);
-	int ret = maildir_uidlist_write(path, mb->uidlist);
+	int ret = mb->uidlist_rewrite ? 0 : append_uidlist(mb, path);
+	if (ret == 0 && mb->uidlist_partial)
+		ret = load_whole_uidlist(mb);
+	if (ret == 0)
+		ret = replace_uidlist(mb, path);
 	if (ret < 0)
 		maildir_set_errno_error(error_r, "write dovecot-uidlist");
-	else if (maildir_stamp_get(path, &mb->state.st_uidlist) == 0)
+	else
 		mb->uidlist_dirty = false;
 	free(path);
-	return ret;
+	return ret < 0 ? -1 : 0;
+}
+
+void maildir_mbox_touch(struct maildir_folder *mb, uint32_t uid)
+{
+	if (mb->touched_count == mb->touched_alloc) {
+		mb->touched_alloc = mb->touched_alloc == 0 ? 16 : mb->touched_alloc * 2;
+		mb->touched = i_reallocarray(mb->touched, mb->touched_alloc, sizeof(*mb->touched));
+	}
+	mb->touched[mb->touched_count++] = uid;
 }
 
 /* Did the state change in a way the index must record (stamps alone do not: every
@@ -693,25 +844,68 @@ static void adopt_stamps(struct maildir_folder *mb)
 	st->st_keywords = now[3];
 }
 
+/* The changes made under this lock as an index delta: every modseq since the lock
+ * was taken must still be in the change log (a rescan or a huge change: snapshot). */
+static int append_index(struct maildir_folder *mb, const char *path)
+{
+	const struct maildir_state *st = &mb->state, *sig = &mb->lock_sig;
+	unsigned int first = st->log_count;
+	while (first > 0 && st->log[first - 1].meta.modseq > sig->modseq)
+		first--;
+	if (mb->rescanned || mb->index_stale || st->uidvalidity != sig->uidvalidity ||
+	    st->log_count - first != st->modseq - sig->modseq ||
+	    maildir_index_wants_snapshot(&mb->ipos))
+		return 0;
+	struct maildir_index_delta delta = { .prev_modseq = sig->modseq, .first_log = first };
+	unsigned int n = st->log_count - first + mb->touched_count;
+	uint32_t *removed = i_new(uint32_t, n + 1), *changed = i_new(uint32_t, n + 1);
+	for (unsigned int i = first; i < st->log_count; i++) {
+		if (st->log[i].kind == STORE_CHANGE_EXPUNGE)
+			removed[delta.removed_count++] = st->log[i].meta.uid;
+		else
+			changed[delta.changed_count++] = st->log[i].meta.uid;
+	}
+	for (unsigned int i = 0; i < mb->touched_count; i++)
+		changed[delta.changed_count++] = mb->touched[i];
+	delta.removed = removed;
+	delta.changed = changed;
+	int ret = maildir_index_append(path, st, &delta, &mb->ipos, &mb->st_index);
+	free(removed);
+	free(changed);
+	return ret;
+}
+
+static void write_index(struct maildir_folder *mb)
+{
+	char *path = mb_file(mb, MAILDIR_INDEX_NAME);
+	int ret = append_index(mb, path);
+	if (ret == 0)
+		ret = maildir_index_write(path, &mb->state, &mb->ipos, &mb->st_index) < 0 ? -1 : 1;
+	if (ret < 0) {
+		log_error_errno("maildir: write %s", path);
+		mb->ipos.offset = 0;
+	} else {
+		mb->index_stale = false;
+	}
+	free(path);
+}
+
 void maildir_mbox_unlock(struct maildir_folder *mb)
 {
 	struct store_error error;
 	if (mb->lock != NULL) {
 		(void)maildir_mbox_write_uidlist(mb, &error);
-		char *path = mb_file(mb, MAILDIR_INDEX_NAME);
-		bool changed = mb->index_stale || state_changed(&mb->state, &mb->lock_sig);
+		bool changed = mb->index_stale || mb->touched_count > 0 ||
+			       state_changed(&mb->state, &mb->lock_sig);
 		if (mb->state.valid)
 			adopt_stamps(mb);
-		if (!changed)
-			;  /* the index on disk already says this */
-		else if (maildir_index_write(path, &mb->state) < 0)
-			log_error_errno("maildir: write %s", path);
-		else if (maildir_stamp_get(path, &mb->st_index) == 0)
-			mb->index_stale = false;
-		free(path);
+		if (changed)   /* else the index on disk already says this */
+			write_index(mb);
 		maildir_lock_release(&mb->lock);
 	}
-	mb->uidlist_dirty = false;
+	mb->uidlist_dirty = mb->uidlist_rewrite = mb->uidlist_partial = false;
+	mb->rescanned = false;
+	mb->touched_count = 0;
 	maildir_uidlist_free(&mb->uidlist);
 }
 
@@ -781,6 +975,7 @@ struct maildir_msg *maildir_mbox_add_new(struct maildir_folder *mb, const char *
 	derive_emailid(list, "", msg->meta.uid, msg->meta.emailid, msg->meta.threadid);
 	msg->name = i_strdup(name);
 	msg->in_new = in_new;
+	maildir_state_count(&mb->state, msg, 1);
 	mb->state.next_uid = list->next_uid;
 	maildir_state_log(&mb->state, STORE_CHANGE_APPEND, &msg->meta);
 	return msg;

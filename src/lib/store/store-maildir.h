@@ -42,20 +42,32 @@ struct maildir_user {
 struct maildir_folder {
 	char *name;                  /* IMAP name it was first opened as (for logs) */
 	char *path;                  /* folder directory */
+	char *root;                  /* its user's maildir (the thread index's place) */
 	char colon;                  /* the info separator of its user's maildir */
 	bool fine_clock;             /* local fs with ns mtimes (maildir_fs_has_fine_clock) */
 	struct maildir_state state;
 	struct maildir_keywords kw;
 	struct maildir_stamp st_index;   /* the index file we last read or wrote */
+	struct maildir_index_pos ipos;   /* where the state stands in that file */
 	uint64_t dir_ino;            /* the folder directory when opened */
 	struct maildir_lock *lock;   /* held during an update */
-	struct maildir_uidlist *uidlist; /* valid while locked */
 	struct maildir_stamp kw_stamp;   /* dovecot-keywords as read into kw */
-	bool uidlist_dirty;
 	bool can_write;
+	/* While locked: the uidlist, either read whole or (uidlist_partial) holding only
+	 * the records added under this lock, which are then appended to the file as
+	 * Dovecot does (the file's own records are not read). The first uidlist_on_disk
+	 * records are in the file already; uidlist_rewrite: the file must be replaced
+	 * (its header changed or records were dropped). */
+	struct maildir_uidlist *uidlist;
+	struct maildir_stamp uidlist_stamp;   /* the file the list was read from */
+	unsigned int uidlist_on_disk;
+	bool uidlist_dirty, uidlist_rewrite, uidlist_partial;
 	/* what the state looked like when the lock was taken: unlock writes the index
-	 * only when something differs */
+	 * only when something differs, as a delta of the changes since then */
 	struct maildir_state lock_sig;   /* header fields only, no arrays */
+	bool rescanned;                  /* rescanned under this lock: write a snapshot */
+	uint32_t *touched;               /* renamed without a change (new/ -> cur/) */
+	unsigned int touched_count, touched_alloc;
 	bool index_stale;                /* the index file is missing or unreadable */
 	struct maildir_mime *mime;       /* the MIME parse cache, opened on first use */
 	uint64_t round_mark;             /* push round it was last checked in (maildir-round.h) */
@@ -89,6 +101,9 @@ int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r)
 int maildir_mbox_lock(struct maildir_folder *mb, bool force, struct store_error *error_r);
 /* Write the index (and the uidlist when dirty) and drop the lock. */
 void maildir_mbox_unlock(struct maildir_folder *mb);
+/* A message renamed under the lock without a change of its own (its new name must
+ * reach the index). */
+void maildir_mbox_touch(struct maildir_folder *mb, uint32_t uid);
 /* Write the uidlist now (locked mb); -1 with an error. */
 int maildir_mbox_write_uidlist(struct maildir_folder *mb, struct store_error *error_r);
 /* Append a new message to the state (locked): UID from the uidlist, a new modseq, an
