@@ -220,6 +220,34 @@ def test_mta_delivery_joins_its_thread(tmp_path, pymap_server):
     c.logout()
 
 
+def test_same_tick_change_in_cur_is_seen_within_a_second(tmp_path, pymap_server):
+    """After its own change in cur/, pymap lists cur/ again only once its mtime is a
+    second old (as Dovecot's MAILDIR_SYNC_SECS; listing after every change would cost
+    O(folder) per change). A flag change by someone else in the same clock tick --
+    made here by restoring cur/'s mtime after the rename -- is therefore seen by the
+    first command a second later, not lost until the next change."""
+    base = make_base(tmp_path)
+    root = base / "demouser"
+    s = pymap_server(["maildir", str(base)])
+    a, b = connect(s), connect(s)
+    for i in range(3):
+        assert a.append("INBOX", None, None, b"Subject: %d\r\n\r\nx\r\n" % i)[0] == "OK"
+    select_info(a, "INBOX")
+    select_info(b, "INBOX")
+    assert fetch_flags(b) == {1: set(), 2: set(), 3: set()}
+    assert a.store("1", "+FLAGS", r"(\Flagged)")[0] == "OK"
+    cur = root / "cur"
+    mtime = os.stat(cur).st_mtime_ns
+    victim = sorted(p for p in cur.iterdir() if p.name.endswith(":2,"))[-1]
+    os.rename(victim, cur / (victim.name + "S"))
+    os.utime(cur, ns=(mtime, mtime))
+    time.sleep(1.2)
+    assert b.noop()[0] == "OK"
+    assert fetch_flags(b) == {1: {"\\Flagged"}, 2: set(), 3: {"\\Seen"}}
+    a.logout()
+    b.logout()
+
+
 def connect_retry(server, timeout=60):
     """Connect once the master has restarted a killed worker (it backs off)."""
     deadline = time.monotonic() + timeout

@@ -180,7 +180,8 @@ static void put_fields(struct buffer *buf, const struct maildir_state *state)
 	put_stamp(buf, &state->st_cur);
 	put_stamp(buf, &state->st_uidlist);
 	put_stamp(buf, &state->st_keywords);
-	put(buf, state->unstable, 1);
+	put(buf, (state->unstable ? 1 : 0) | (state->new_unsettled ? 2 : 0) |
+		 (state->cur_unsettled ? 4 : 0), 1);
 	put(buf, state->unseen, 4);
 	put(buf, maildir_state_recent(state), 4);
 }
@@ -216,17 +217,8 @@ char *maildir_index_serialize(const struct maildir_state *state, uint64_t file_i
 	return buffer_steal_str(&buf);
 }
 
-static bool uid_listed(const uint32_t *uids, unsigned int count, uint32_t uid)
-{
-	for (unsigned int i = 0; i < count; i++) {
-		if (uids[i] == uid)
-			return true;
-	}
-	return false;
-}
-
-/* Changed messages still in the state (added then removed in one lock: only removed;
- * listed twice: once). */
+/* Changed messages still in the state (added then removed in one lock: only
+ * removed). delta->changed is ascending without repeats. */
 static void put_changed(struct buffer *buf, const struct maildir_state *state,
 			const struct maildir_index_delta *delta)
 {
@@ -235,7 +227,7 @@ static void put_changed(struct buffer *buf, const struct maildir_state *state,
 	put(buf, 0, 4);
 	for (unsigned int i = 0; i < delta->changed_count; i++) {
 		int idx = maildir_state_find(state, delta->changed[i]);
-		if (idx < 0 || uid_listed(delta->changed, i, delta->changed[i]))
+		if (idx < 0)
 			continue;
 		put_msg(buf, &state->msgs[idx]);
 		count++;
@@ -374,7 +366,10 @@ static void get_fields(struct reader *r, struct maildir_state *st,
 	get_stamp(r, &st->st_cur);
 	get_stamp(r, &st->st_uidlist);
 	get_stamp(r, &st->st_keywords);
-	st->unstable = get(r, 1) != 0;
+	unsigned int unsettled = (unsigned int)get(r, 1);
+	st->unstable = (unsettled & 1) != 0;
+	st->new_unsettled = (unsettled & 2) != 0;
+	st->cur_unsettled = (unsettled & 4) != 0;
 	counts_r->unseen = (uint32_t)get(r, 4);
 	counts_r->recent = (uint32_t)get(r, 4);
 	if (st->uidvalidity == 0 || counts_r->log_count > MAILDIR_LOG_MAX ||
@@ -557,6 +552,8 @@ static int apply_payload(struct maildir_state *st, uint64_t file_id, struct read
 	st->st_uidlist = hdr.st_uidlist;
 	st->st_keywords = hdr.st_keywords;
 	st->unstable = hdr.unstable;
+	st->new_unsettled = hdr.new_unsettled;
+	st->cur_unsettled = hdr.cur_unsettled;
 	return 0;
 }
 

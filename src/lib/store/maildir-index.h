@@ -38,7 +38,10 @@ struct maildir_state {
 	struct store_change *log;          /* changes with modseq > log_base_modseq */
 	unsigned int log_count, log_alloc;
 	struct maildir_stamp st_new, st_cur, st_uidlist, st_keywords;
-	bool unstable;                     /* stamps too recent to trust */
+	/* stamps too recent to trust: unstable (a scan saw new/ or cur/ move): list both
+	 * at the next use; new_unsettled: list new/ at the next use; cur_unsettled: list
+	 * cur/ once its mtime is a second old (store-maildir-sync.c) */
+	bool unstable, new_unsettled, cur_unsettled;
 	bool valid;                        /* built from the maildir at least once */
 	uint32_t unseen;                   /* messages without \Seen (kept by every change) */
 };
@@ -68,8 +71,8 @@ struct maildir_index_pos {
 };
 
 /* What one writer changed since prev_modseq (its state before): uids removed, uids
- * added or changed (their messages are taken from the state), and the state's change
- * log entries from first_log on. */
+ * added or changed (ascending, each once; their messages are taken from the state),
+ * and the state's change log entries from first_log on. */
 struct maildir_index_delta {
 	uint64_t prev_modseq;
 	const uint32_t *removed, *changed;

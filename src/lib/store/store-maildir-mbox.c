@@ -130,6 +130,7 @@ static void move_to_cur(struct maildir_folder *mb, struct maildir_msg *msg)
 		free(msg->name);
 		msg->name = name;
 		msg->in_new = false;
+		mb->wrote_cur = true;
 		maildir_mbox_touch(mb, msg->meta.uid);
 	} else {
 		free(name);
@@ -194,6 +195,7 @@ static int rename_flags(struct maildir_folder *mb, struct maildir_msg *msg, uint
 		free(msg->name);
 		msg->name = name;
 		msg->in_new = false;
+		mb->wrote_cur = true;
 	} else {
 		free(name);
 	}
@@ -227,11 +229,9 @@ int maildir_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
 		return -1;
 	}
 	struct maildir_state *st = &mb->state;
-	unsigned int m = 0;
-	for (unsigned int i = 0; i < count && m < st->count && ret == 0; i++) {
-		while (m < st->count && st->msgs[m].meta.uid < uids[i])
-			m++;
-		if (m == st->count || st->msgs[m].meta.uid != uids[i])
+	for (unsigned int i = 0; i < count && ret == 0; i++) {
+		int m = maildir_state_find(st, uids[i]);   /* O(log n): not a walk from 1 */
+		if (m < 0)
 			continue;
 		struct maildir_msg *msg = &st->msgs[m];
 		uint32_t sys = apply_mode(msg->meta.flags.system, system_flags & STORE_FLAGS_ALL, mode);
@@ -265,6 +265,7 @@ void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
 			continue;
 		}
 		char *path = maildir_msg_path(mb, msg);
+		mb->wrote_cur |= !msg->in_new;
 		if (unlink(path) < 0 && errno != ENOENT)
 			log_error_errno("maildir: unlink(%s)", path);
 		free(path);

@@ -184,12 +184,46 @@ static void get_stamps(const struct maildir_folder *mb, struct maildir_stamp st[
 	maildir_folder_stamps(mb->path, st);
 }
 
-/* new/ or cur/ changed so recently that a further change may not show in them yet */
-static bool stamps_unsettled(const struct maildir_folder *mb, const struct maildir_stamp st[4],
-			     const struct timespec *taken)
+/* A same-tick change of cur/ after our own is looked for once its mtime is this old
+ * (as Dovecot's MAILDIR_SYNC_SECS): at most one listing of cur/ a second while it
+ * keeps changing, instead of one per change. */
+#define CUR_RECHECK_NSECS 1000000000LL
+
+enum list_dirs { LIST_NEW = 1, LIST_CUR = 2 };
+
+static bool cur_recheck_due(const struct maildir_stamp *cur)
 {
-	return maildir_stamp_is_unsettled(&st[0], taken, mb->fine_clock) ||
-	       maildir_stamp_is_unsettled(&st[1], taken, mb->fine_clock);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	return now_ns - (cur->mtime_sec * 1000000000 + cur->mtime_nsec) >= CUR_RECHECK_NSECS;
+}
+
+/* Which of new/ and cur/ must be listed before the state can be trusted, given the
+ * stamps of now. */
+static unsigned int dirs_to_list(const struct maildir_state *s, const struct maildir_stamp st[4])
+{
+	unsigned int dirs = 0;
+	if (s->unstable)
+		return LIST_NEW | LIST_CUR;
+	if (s->new_unsettled || !maildir_stamp_equal(&st[0], &s->st_new))
+		dirs |= LIST_NEW;
+	if (!maildir_stamp_equal(&st[1], &s->st_cur) ||
+	    (s->cur_unsettled && cur_recheck_due(&s->st_cur)))
+		dirs |= LIST_CUR;
+	return dirs;
+}
+
+/* After listing dirs with stamps st read at taken: may a change in the same clock
+ * tick still hide behind them? */
+static void set_unsettled(const struct maildir_folder *mb, struct maildir_state *s,
+			  unsigned int dirs, const struct maildir_stamp st[4],
+			  const struct timespec *taken)
+{
+	if ((dirs & LIST_NEW) != 0)
+		s->new_unsettled = maildir_stamp_is_unsettled(&st[0], taken, mb->fine_clock);
+	if ((dirs & LIST_CUR) != 0)
+		s->cur_unsettled = maildir_stamp_is_unsettled(&st[1], taken, mb->fine_clock);
 }
 
 bool maildir_state_stamps_equal(const struct maildir_state *state,
@@ -209,14 +243,18 @@ static void state_set_stamps(struct maildir_state *state, const struct maildir_s
 	state->st_keywords = st[3];
 }
 
+static bool stamps_match(const struct maildir_state *s, const struct maildir_stamp st[4])
+{
+	return s->valid && dirs_to_list(s, st) == 0 &&
+	       maildir_stamp_equal(&st[2], &s->st_uidlist) &&
+	       maildir_stamp_equal(&st[3], &s->st_keywords);
+}
+
 static bool stamps_changed(const struct maildir_folder *mb)
 {
 	struct maildir_stamp st[4];
-	const struct maildir_state *s = &mb->state;
-	if (!s->valid || s->unstable)
-		return true;
 	get_stamps(mb, st);
-	return !maildir_state_stamps_equal(s, st);
+	return !stamps_match(&mb->state, st);
 }
 
 /* ---- scanning ---- */
@@ -593,7 +631,8 @@ static int scan_locked(struct maildir_folder *mb, struct store_error *error_r)
 	merge(mb, &scan, stable);
 	scan_free(&scan);
 	state_set_stamps(&mb->state, before);
-	mb->state.unstable = !stable || stamps_unsettled(mb, before, &taken);
+	mb->state.unstable = !stable;
+	set_unsettled(mb, &mb->state, LIST_NEW | LIST_CUR, before, &taken);
 	return 0;
 }
 
@@ -628,22 +667,47 @@ static bool uidlist_agrees(struct maildir_folder *mb)
 	return ok;
 }
 
-/* Are the scanned files exactly the state's messages (same names, same directory)? */
-static bool scan_matches_state(const struct maildir_folder *mb, struct scan *scan)
+/* Are the scanned files exactly the state's messages (same names, same directory)?
+ * With only_new, the scan is of new/ alone and the state's messages in new/ count. */
+static bool scan_matches_state(const struct maildir_folder *mb, struct scan *scan,
+			       bool only_new)
 {
 	const struct maildir_state *st = &mb->state;
-	if (scan->count != st->count)
+	unsigned int expected = 0;
+	for (unsigned int i = 0; only_new && i < st->count; i++)
+		expected += st->msgs[i].in_new ? 1 : 0;
+	if (scan->count != (only_new ? expected : st->count))
 		return false;
 	if (scan->count > 0)
 		qsort(scan->entries, scan->count, sizeof(*scan->entries), entry_cmp);
 	for (unsigned int i = 0; i < st->count; i++) {
 		const struct maildir_msg *msg = &st->msgs[i];
+		if (only_new && !msg->in_new)
+			continue;
 		size_t len = maildir_filename_base_len(msg->name, mb->colon);
 		const struct scan_entry *e = scan_find(scan, msg->name, len);
 		if (e == NULL || e->in_new != msg->in_new || strcmp(e->name, msg->name) != 0)
 			return false;
 	}
 	return true;
+}
+
+/* List dirs and compare with the state: true when they hold exactly its files and
+ * did not change meanwhile. */
+static bool dirs_match_state(struct maildir_folder *mb, unsigned int dirs,
+			     const struct maildir_stamp before[4])
+{
+	struct maildir_stamp after[4];
+	struct scan scan;
+	memset(&scan, 0, sizeof(scan));
+	bool same = scan_dir(mb, true, &scan) == 0 &&
+		    ((dirs & LIST_CUR) == 0 || scan_dir(mb, false, &scan) == 0);
+	get_stamps(mb, after);
+	same = same && maildir_stamp_equal(&before[0], &after[0]) &&
+	       maildir_stamp_equal(&before[1], &after[1]) &&
+	       scan_matches_state(mb, &scan, (dirs & LIST_CUR) == 0);
+	scan_free(&scan);
+	return same;
 }
 
 /* The stamps changed (or were too recent to trust): check without the lock whether
@@ -654,8 +718,7 @@ static bool scan_matches_state(const struct maildir_folder *mb, struct scan *sca
 static int verify_unlocked(struct maildir_folder *mb)
 {
 	struct maildir_state *st = &mb->state;
-	struct maildir_stamp before[4], after[4];
-	struct scan scan;
+	struct maildir_stamp before[4];
 	struct timespec taken;
 	if (!st->valid)
 		return 0;
@@ -663,19 +726,12 @@ static int verify_unlocked(struct maildir_folder *mb)
 	get_stamps(mb, before);
 	if (!maildir_stamp_equal(&before[2], &st->st_uidlist) && !uidlist_agrees(mb))
 		return 0;
-	bool same = true;
-	if (st->unstable || !maildir_stamp_equal(&before[0], &st->st_new) ||
-	    !maildir_stamp_equal(&before[1], &st->st_cur)) {
-		memset(&scan, 0, sizeof(scan));
-		same = scan_dir(mb, true, &scan) == 0 && scan_dir(mb, false, &scan) == 0;
-		get_stamps(mb, after);
-		same = same && maildir_stamp_equal(&before[0], &after[0]) &&
-		       maildir_stamp_equal(&before[1], &after[1]) &&
-		       scan_matches_state(mb, &scan);
-		scan_free(&scan);
-		if (!same)
+	unsigned int dirs = dirs_to_list(st, before);
+	if (dirs != 0) {
+		if (!dirs_match_state(mb, dirs, before))
 			return 0;
-		st->unstable = stamps_unsettled(mb, before, &taken);
+		st->unstable = false;
+		set_unsettled(mb, st, dirs, before, &taken);
 	}
 	state_set_stamps(st, before);
 	return 1;
@@ -834,14 +890,40 @@ static void adopt_stamps(struct maildir_folder *mb)
 	struct maildir_state *st = &mb->state;
 	struct maildir_stamp now[4];
 	get_stamps(mb, now);
-	if (!maildir_stamp_equal(&now[0], &st->st_new) ||
-	    !maildir_stamp_equal(&now[1], &st->st_cur))
-		st->unstable = true;
+	if (!maildir_stamp_equal(&now[0], &st->st_new))
+		st->new_unsettled = true;
+	/* cur/ changed by us: a same-tick change of someone else's is looked for within
+	 * a second; changed by someone else alone: at once */
+	if (!maildir_stamp_equal(&now[1], &st->st_cur)) {
+		if (mb->wrote_cur)
+			st->cur_unsettled = true;
+		else
+			st->unstable = true;
+	}
 	st->st_new = now[0];
 	st->st_cur = now[1];
 	if (!mb->uidlist_dirty)
 		st->st_uidlist = now[2];
 	st->st_keywords = now[3];
+}
+
+static int uid_cmp(const void *p1, const void *p2)
+{
+	uint32_t a = *(const uint32_t *)p1, b = *(const uint32_t *)p2;
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/* Sort uids and drop repeats: the count left. */
+static unsigned int uids_sort_unique(uint32_t *uids, unsigned int count)
+{
+	unsigned int keep = 0;
+	if (count > 1)
+		qsort(uids, count, sizeof(*uids), uid_cmp);
+	for (unsigned int i = 0; i < count; i++) {
+		if (keep == 0 || uids[keep - 1] != uids[i])
+			uids[keep++] = uids[i];
+	}
+	return keep;
 }
 
 /* The changes made under this lock as an index delta: every modseq since the lock
@@ -867,6 +949,7 @@ static int append_index(struct maildir_folder *mb, const char *path)
 	}
 	for (unsigned int i = 0; i < mb->touched_count; i++)
 		changed[delta.changed_count++] = mb->touched[i];
+	delta.changed_count = uids_sort_unique(changed, delta.changed_count);
 	delta.removed = removed;
 	delta.changed = changed;
 	int ret = maildir_index_append(path, st, &delta, &mb->ipos, &mb->st_index);
@@ -904,18 +987,11 @@ void maildir_mbox_unlock(struct maildir_folder *mb)
 		maildir_lock_release(&mb->lock);
 	}
 	mb->uidlist_dirty = mb->uidlist_rewrite = mb->uidlist_partial = false;
-	mb->rescanned = false;
+	mb->rescanned = mb->wrote_cur = false;
 	mb->touched_count = 0;
 	maildir_uidlist_free(&mb->uidlist);
 }
 
-static bool stamps_match(const struct maildir_state *s, const struct maildir_stamp st[4])
-{
-	return s->valid && !s->unstable && maildir_stamp_equal(&st[0], &s->st_new) &&
-	       maildir_stamp_equal(&st[1], &s->st_cur) &&
-	       maildir_stamp_equal(&st[2], &s->st_uidlist) &&
-	       maildir_stamp_equal(&st[3], &s->st_keywords);
-}
 
 /* Compare the folder with the disk: six lstat calls when nothing changed (the index,
  * the folder, new/, cur/, the uidlist, the keywords). */
