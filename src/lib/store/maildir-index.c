@@ -715,7 +715,8 @@ static int read_last_fields(int fd, uint64_t base_size, uint64_t size,
 	size_t frame_size;
 	int ret = 0;
 	if (delta_frame(data, (size_t)frame, &r, &frame_size) && get(&r, 1) == DELTA_TYPE) {
-		(void)get(&r, 16);   /* file id, previous modseq */
+		(void)get(&r, 8);   /* file id */
+		(void)get(&r, 8);   /* previous modseq */
 		get_fields(&r, st, counts_r);
 		ret = r.bad ? 0 : 1;
 	}
