@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from rawimap import RawImap
 from maildir_fixtures import chown_tree, fetch_flags, list_names, make_base, select_info
 
 
@@ -224,8 +225,10 @@ def test_same_tick_change_in_cur_is_seen_within_a_second(tmp_path, pymap_server)
     """After its own change in cur/, pymap lists cur/ again only once its mtime is a
     second old (as Dovecot's MAILDIR_SYNC_SECS; listing after every change would cost
     O(folder) per change). A flag change by someone else in the same clock tick --
-    made here by restoring cur/'s mtime after the rename -- is therefore seen by the
-    first command a second later, not lost until the next change."""
+    made here by restoring cur/'s mtime after the rename -- is therefore pushed to an
+    IDLE session about a second later without any command (the change feed looks
+    again after a change in cur/), and seen by the next command, not lost until the
+    next change."""
     base = make_base(tmp_path)
     root = base / "demouser"
     s = pymap_server(["maildir", str(base)])
@@ -235,13 +238,25 @@ def test_same_tick_change_in_cur_is_seen_within_a_second(tmp_path, pymap_server)
     select_info(a, "INBOX")
     select_info(b, "INBOX")
     assert fetch_flags(b) == {1: set(), 2: set(), 3: set()}
+    idler = RawImap(s.port)
+    idler.login()
+    idler.ok("SELECT INBOX")
+    idler.send("i1 IDLE\r\n")
+    assert idler.readline().startswith(b"+ ")
     assert a.store("1", "+FLAGS", r"(\Flagged)")[0] == "OK"
     cur = root / "cur"
     mtime = os.stat(cur).st_mtime_ns
     victim = sorted(p for p in cur.iterdir() if p.name.endswith(":2,"))[-1]
     os.rename(victim, cur / (victim.name + "S"))
     os.utime(cur, ns=(mtime, mtime))
-    time.sleep(1.2)
+    deadline = time.monotonic() + 5
+    pushed = []
+    while time.monotonic() < deadline and not any(b"\\Seen" in line for line in pushed):
+        pushed.append(idler.readline())
+    assert b"* 3 FETCH (FLAGS (\\Seen))\r\n" in pushed, pushed
+    idler.send("DONE\r\n")
+    idler.read_until_tagged("i1")
+    idler.close()
     assert b.noop()[0] == "OK"
     assert fetch_flags(b) == {1: {"\\Flagged"}, 2: set(), 3: {"\\Seen"}}
     a.logout()

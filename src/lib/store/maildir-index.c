@@ -181,7 +181,7 @@ static void put_fields(struct buffer *buf, const struct maildir_state *state)
 	put_stamp(buf, &state->st_uidlist);
 	put_stamp(buf, &state->st_keywords);
 	put(buf, (state->unstable ? 1 : 0) | (state->new_unsettled ? 2 : 0) |
-		 (state->cur_unsettled ? 4 : 0), 1);
+		 (state->new_settling ? 4 : 0) | (state->cur_settling ? 8 : 0), 1);
 	put(buf, state->unseen, 4);
 	put(buf, maildir_state_recent(state), 4);
 }
@@ -369,7 +369,8 @@ static void get_fields(struct reader *r, struct maildir_state *st,
 	unsigned int unsettled = (unsigned int)get(r, 1);
 	st->unstable = (unsettled & 1) != 0;
 	st->new_unsettled = (unsettled & 2) != 0;
-	st->cur_unsettled = (unsettled & 4) != 0;
+	st->new_settling = (unsettled & 4) != 0;
+	st->cur_settling = (unsettled & 8) != 0;
 	counts_r->unseen = (uint32_t)get(r, 4);
 	counts_r->recent = (uint32_t)get(r, 4);
 	if (st->uidvalidity == 0 || counts_r->log_count > MAILDIR_LOG_MAX ||
@@ -553,7 +554,8 @@ static int apply_payload(struct maildir_state *st, uint64_t file_id, struct read
 	st->st_keywords = hdr.st_keywords;
 	st->unstable = hdr.unstable;
 	st->new_unsettled = hdr.new_unsettled;
-	st->cur_unsettled = hdr.cur_unsettled;
+	st->new_settling = hdr.new_settling;
+	st->cur_settling = hdr.cur_settling;
 	return 0;
 }
 

@@ -38,10 +38,11 @@ struct maildir_state {
 	struct store_change *log;          /* changes with modseq > log_base_modseq */
 	unsigned int log_count, log_alloc;
 	struct maildir_stamp st_new, st_cur, st_uidlist, st_keywords;
-	/* stamps too recent to trust: unstable (a scan saw new/ or cur/ move): list both
-	 * at the next use; new_unsettled: list new/ at the next use; cur_unsettled: list
-	 * cur/ once its mtime is a second old (store-maildir-sync.c) */
-	bool unstable, new_unsettled, cur_unsettled;
+	/* stamps too recent to trust (store-maildir-sync.c): unstable (a scan saw new/ or
+	 * cur/ move): list both at the next use; new_unsettled (someone else changed new/
+	 * while we held the lock): list new/ at the next use; new_settling, cur_settling:
+	 * list the directory once its mtime is a second old */
+	bool unstable, new_unsettled, new_settling, cur_settling;
 	bool valid;                        /* built from the maildir at least once */
 	uint32_t unseen;                   /* messages without \Seen (kept by every change) */
 };

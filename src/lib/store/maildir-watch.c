@@ -32,6 +32,12 @@
 #define WATCH_POLL_MSECS 1000
 #define WATCH_RETRY_MSECS 30000
 #define WATCH_READ_MAX_ROUNDS 64
+/* A change in new/ or cur/ is looked at again this long after the last event: after
+ * its own change the folder state lists the directory again only once its mtime is a
+ * second old (store-maildir-sync.c), so a change by someone else in the same clock
+ * tick as ours reaches IDLE sessions then. */
+#define WATCH_RECHECK_MSECS 1100
+#define WATCH_RECHECK_TICK_MSECS 250
 /* IN_MASK_ADD: adding a directory that is watched already (the same folder opened
  * again, or a directory that is also another folder's) must not take events away. */
 #define WATCH_DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
@@ -65,6 +71,7 @@ struct wfolder {
 	bool pending;                    /* in ctx->pending */
 	bool unstable;                   /* a stamp was too recent to trust */
 	struct maildir_stamp stamps[WSTAMP_COUNT];
+	uint64_t recheck_msecs;          /* poll the views again then (0: no) */
 };
 
 struct watch_ctx {
@@ -73,6 +80,7 @@ struct watch_ctx {
 	int fd;                          /* the inotify instance, -1: none */
 	struct io *io;
 	struct timeout *poll_to;
+	struct timeout *recheck_to;      /* while a folder has recheck_msecs */
 	uint64_t retry_msecs;            /* when polled folders try inotify again */
 	struct wdir **buckets;           /* wd -> wdir */
 	unsigned int bucket_count, wd_count;
@@ -423,6 +431,7 @@ static void ctx_free(struct watch_ctx *ctx)
 	}
 	io_remove(&ctx->io);
 	timeout_remove(&ctx->poll_to);
+	timeout_remove(&ctx->recheck_to);
 	if (ctx->fd >= 0 && close(ctx->fd) < 0)
 		log_error_errno("maildir: close(inotify)");
 	free(ctx->buckets);
@@ -517,6 +526,36 @@ static bool root_event_matters(const struct inotify_event *ev)
 			       strcmp(ev->name, MAILDIR_KEYWORDS_NAME) == 0);
 }
 
+static void recheck_timeout(void *context)
+{
+	struct watch_ctx *ctx = context;
+	uint64_t now = ioloop_now_msecs(ctx->loop);
+	bool waiting = false;
+	for (struct wfolder *folder = ctx->folders; folder != NULL; folder = folder->next) {
+		if (folder->recheck_msecs == 0)
+			continue;
+		if (folder->recheck_msecs > now) {
+			waiting = true;
+		} else {
+			folder->recheck_msecs = 0;
+			if (folder->live > 0)
+				folder_set_pending(folder);
+		}
+	}
+	if (!waiting)
+		timeout_remove(&ctx->recheck_to);
+	ctx_fan_out(ctx);
+}
+
+static void folder_recheck_later(struct wfolder *folder)
+{
+	struct watch_ctx *ctx = folder->ctx;
+	folder->recheck_msecs = ioloop_now_msecs(ctx->loop) + WATCH_RECHECK_MSECS;
+	if (ctx->recheck_to == NULL)
+		ctx->recheck_to = timeout_add(ctx->loop, WATCH_RECHECK_TICK_MSECS,
+					      recheck_timeout, ctx);
+}
+
 static void ctx_event(struct watch_ctx *ctx, const struct inotify_event *ev)
 {
 	if ((ev->mask & IN_Q_OVERFLOW) != 0) {
@@ -533,6 +572,8 @@ static void ctx_event(struct watch_ctx *ctx, const struct inotify_event *ev)
 		return;
 	if ((ev->mask & IN_IGNORED) != 0)
 		wd_delete(ctx, dir);   /* the directory is gone: the kernel dropped the wd */
+	else if (dir->kind != WDIR_ROOT)
+		folder_recheck_later(dir->folder);
 	folder_set_pending(dir->folder);
 }
 

@@ -130,7 +130,7 @@ static void move_to_cur(struct maildir_folder *mb, struct maildir_msg *msg)
 		free(msg->name);
 		msg->name = name;
 		msg->in_new = false;
-		mb->wrote_cur = true;
+		mb->wrote_new = mb->wrote_cur = true;
 		maildir_mbox_touch(mb, msg->meta.uid);
 	} else {
 		free(name);
@@ -192,6 +192,7 @@ static int rename_flags(struct maildir_folder *mb, struct maildir_msg *msg, uint
 		}
 	}
 	if (ret > 0) {
+		mb->wrote_new |= msg->in_new;
 		free(msg->name);
 		msg->name = name;
 		msg->in_new = false;
@@ -266,6 +267,7 @@ void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
 		}
 		char *path = maildir_msg_path(mb, msg);
 		mb->wrote_cur |= !msg->in_new;
+		mb->wrote_new |= msg->in_new;
 		if (unlink(path) < 0 && errno != ENOENT)
 			log_error_errno("maildir: unlink(%s)", path);
 		free(path);

@@ -149,6 +149,7 @@ static int publish(struct maildir_folder *mb, struct save_item *items, unsigned 
 		item->final_path = i_strdup_printf("%s/%s/%s", mb->path, in_new ? "new" : "cur", name);
 		free(name);
 		mb->wrote_cur |= !in_new;
+		mb->wrote_new |= in_new;
 		if (rename(item->tmp_path, item->final_path) < 0) {
 			maildir_set_errno_error(error_r, "rename into the maildir");
 			break;

@@ -184,19 +184,21 @@ static void get_stamps(const struct maildir_folder *mb, struct maildir_stamp st[
 	maildir_folder_stamps(mb->path, st);
 }
 
-/* A same-tick change of cur/ after our own is looked for once its mtime is this old
- * (as Dovecot's MAILDIR_SYNC_SECS): at most one listing of cur/ a second while it
- * keeps changing, instead of one per change. */
-#define CUR_RECHECK_NSECS 1000000000LL
+/* A directory we changed ourselves is listed again (for a change by someone else in
+ * the same clock tick as ours) once its mtime is this old, as Dovecot does with cur/
+ * (MAILDIR_SYNC_SECS): while writers keep changing it, at most one listing a second
+ * instead of one per change (a listing of cur/ is O(folder size)). The change feed
+ * polls the views again after that (maildir-watch.c). */
+#define SETTLE_RECHECK_NSECS 1000000000LL
 
 enum list_dirs { LIST_NEW = 1, LIST_CUR = 2 };
 
-static bool cur_recheck_due(const struct maildir_stamp *cur)
+static bool settled_recheck_due(const struct maildir_stamp *dir)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	return now_ns - (cur->mtime_sec * 1000000000 + cur->mtime_nsec) >= CUR_RECHECK_NSECS;
+	return now_ns - (dir->mtime_sec * 1000000000 + dir->mtime_nsec) >= SETTLE_RECHECK_NSECS;
 }
 
 /* Which of new/ and cur/ must be listed before the state can be trusted, given the
@@ -206,24 +208,27 @@ static unsigned int dirs_to_list(const struct maildir_state *s, const struct mai
 	unsigned int dirs = 0;
 	if (s->unstable)
 		return LIST_NEW | LIST_CUR;
-	if (s->new_unsettled || !maildir_stamp_equal(&st[0], &s->st_new))
+	if (s->new_unsettled || !maildir_stamp_equal(&st[0], &s->st_new) ||
+	    (s->new_settling && settled_recheck_due(&s->st_new)))
 		dirs |= LIST_NEW;
 	if (!maildir_stamp_equal(&st[1], &s->st_cur) ||
-	    (s->cur_unsettled && cur_recheck_due(&s->st_cur)))
+	    (s->cur_settling && settled_recheck_due(&s->st_cur)))
 		dirs |= LIST_CUR;
 	return dirs;
 }
 
 /* After listing dirs with stamps st read at taken: may a change in the same clock
- * tick still hide behind them? */
-static void set_unsettled(const struct maildir_folder *mb, struct maildir_state *s,
-			  unsigned int dirs, const struct maildir_stamp st[4],
-			  const struct timespec *taken)
+ * tick still hide behind them? Then look again once they are a second old. */
+static void set_settling(const struct maildir_folder *mb, struct maildir_state *s,
+			 unsigned int dirs, const struct maildir_stamp st[4],
+			 const struct timespec *taken)
 {
-	if ((dirs & LIST_NEW) != 0)
-		s->new_unsettled = maildir_stamp_is_unsettled(&st[0], taken, mb->fine_clock);
+	if ((dirs & LIST_NEW) != 0) {
+		s->new_unsettled = false;
+		s->new_settling = maildir_stamp_is_unsettled(&st[0], taken, mb->fine_clock);
+	}
 	if ((dirs & LIST_CUR) != 0)
-		s->cur_unsettled = maildir_stamp_is_unsettled(&st[1], taken, mb->fine_clock);
+		s->cur_settling = maildir_stamp_is_unsettled(&st[1], taken, mb->fine_clock);
 }
 
 bool maildir_state_stamps_equal(const struct maildir_state *state,
@@ -632,7 +637,7 @@ static int scan_locked(struct maildir_folder *mb, struct store_error *error_r)
 	scan_free(&scan);
 	state_set_stamps(&mb->state, before);
 	mb->state.unstable = !stable;
-	set_unsettled(mb, &mb->state, LIST_NEW | LIST_CUR, before, &taken);
+	set_settling(mb, &mb->state, LIST_NEW | LIST_CUR, before, &taken);
 	return 0;
 }
 
@@ -731,7 +736,7 @@ static int verify_unlocked(struct maildir_folder *mb)
 		if (!dirs_match_state(mb, dirs, before))
 			return 0;
 		st->unstable = false;
-		set_unsettled(mb, st, dirs, before, &taken);
+		set_settling(mb, st, dirs, before, &taken);
 	}
 	state_set_stamps(st, before);
 	return 1;
@@ -890,13 +895,17 @@ static void adopt_stamps(struct maildir_folder *mb)
 	struct maildir_state *st = &mb->state;
 	struct maildir_stamp now[4];
 	get_stamps(mb, now);
-	if (!maildir_stamp_equal(&now[0], &st->st_new))
-		st->new_unsettled = true;
-	/* cur/ changed by us: a same-tick change of someone else's is looked for within
-	 * a second; changed by someone else alone: at once */
+	/* changed by us: a same-tick change of someone else's is looked for within a
+	 * second; changed by someone else alone: at once */
+	if (!maildir_stamp_equal(&now[0], &st->st_new)) {
+		if (mb->wrote_new)
+			st->new_settling = true;
+		else
+			st->new_unsettled = true;
+	}
 	if (!maildir_stamp_equal(&now[1], &st->st_cur)) {
 		if (mb->wrote_cur)
-			st->cur_unsettled = true;
+			st->cur_settling = true;
 		else
 			st->unstable = true;
 	}
@@ -987,7 +996,7 @@ void maildir_mbox_unlock(struct maildir_folder *mb)
 		maildir_lock_release(&mb->lock);
 	}
 	mb->uidlist_dirty = mb->uidlist_rewrite = mb->uidlist_partial = false;
-	mb->rescanned = mb->wrote_cur = false;
+	mb->rescanned = mb->wrote_new = mb->wrote_cur = false;
 	mb->touched_count = 0;
 	maildir_uidlist_free(&mb->uidlist);
 }

@@ -66,7 +66,7 @@ struct maildir_folder {
 	 * only when something differs, as a delta of the changes since then */
 	struct maildir_state lock_sig;   /* header fields only, no arrays */
 	bool rescanned;                  /* rescanned under this lock: write a snapshot */
-	bool wrote_cur;                  /* renamed or removed files in cur/ under it */
+	bool wrote_new, wrote_cur;       /* renamed or removed files in new/, cur/ under it */
 	uint32_t *touched;               /* renamed without a change (new/ -> cur/) */
 	unsigned int touched_count, touched_alloc;
 	bool index_stale;                /* the index file is missing or unreadable */
