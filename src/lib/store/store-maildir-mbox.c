@@ -259,7 +259,9 @@ void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
 {
 	struct maildir_state *st = &mb->state;
 	unsigned int keep = 0;
-	for (unsigned int i = 0; i < st->count; i++) {
+	while (keep < st->count && !remove[keep])
+		keep++;   /* messages before the first removed one stay where they are */
+	for (unsigned int i = keep; i < st->count; i++) {
 		struct maildir_msg *msg = &st->msgs[i];
 		if (!remove[i]) {
 			st->msgs[keep++] = *msg;
@@ -289,20 +291,12 @@ int maildir_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned i
 	if (maildir_mbox_lock(mb, false, error_r) < 0 || locked_for_write(mb, error_r) < 0)
 		return -1;
 	struct maildir_state *st = &mb->state;
-	bool *remove = i_new(bool, st->count + 1);
-	unsigned int pos = 0;
-	for (unsigned int i = 0; i < st->count; i++) {
-		const struct store_message_meta *meta = &st->msgs[i].meta;
-		remove[i] = false;
-		if ((meta->flags.system & STORE_FLAG_DELETED) == 0)
-			continue;
-		if (uids != NULL) {
-			while (pos < count && uids[pos] < meta->uid)
-				pos++;
-			if (pos == count || uids[pos] != meta->uid)
-				continue;
-		}
-		remove[i] = true;
+	bool *remove = i_new(bool, st->count + 1);   /* zeroed */
+	/* UID EXPUNGE: the given UIDs by binary search; EXPUNGE: every message */
+	for (unsigned int i = 0; i < (uids != NULL ? count : st->count); i++) {
+		int idx = uids != NULL ? maildir_state_find(st, uids[i]) : (int)i;
+		if (idx >= 0 && (st->msgs[idx].meta.flags.system & STORE_FLAG_DELETED) != 0)
+			remove[idx] = true;
 	}
 	maildir_mbox_remove(mb, remove);
 	free(remove);
