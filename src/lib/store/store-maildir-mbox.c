@@ -17,10 +17,14 @@
 
 #define MB(mbox) (((struct maildir_mailbox *)(mbox))->folder)
 
+/* Files up to this size are read into memory, bigger ones mapped. */
+#define MAILDIR_READ_MAX (256 * 1024)
+
 struct maildir_content {
 	struct store_content base;
-	void *map;
-	size_t map_size;
+	void *map;                   /* a big file mapped, or NULL */
+	unsigned char *read_copy;    /* a small file read into memory, or NULL */
+	size_t map_size;             /* the file's size */
 	unsigned char *converted;    /* CRLF copy of a bare-LF file, or NULL */
 	struct maildir_folder *mb;   /* referenced until the bytes are loaded (lazy) */
 	void (*free_parsed)(void *parsed);
@@ -338,6 +342,7 @@ static void content_release(struct store_content *_content)
 {
 	struct maildir_content *content = (struct maildir_content *)_content;
 	free(content->converted);
+	free(content->read_copy);
 	if (content->map != NULL)
 		munmap(content->map, content->map_size);
 	if (content->free_parsed != NULL)
@@ -429,6 +434,37 @@ static void content_load_parsed(struct maildir_folder *mb, struct maildir_conten
 	}
 }
 
+/* A small file is read (cheaper than mmap + munmap, which were a third of a header
+ * SEARCH over 100,000 messages), a big one mapped. */
+static int content_read_bytes(struct maildir_content *content, int fd,
+			      struct store_error *error_r)
+{
+	size_t size = content->map_size, done = 0;
+	if (size == 0)
+		return 0;
+	if (size > MAILDIR_READ_MAX) {
+		content->map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (content->map != MAP_FAILED)
+			return 0;
+		content->map = NULL;
+		maildir_set_errno_error(error_r, "mmap message");
+		return -1;
+	}
+	content->read_copy = i_malloc(size);
+	while (done < size) {
+		ssize_t n = pread(fd, content->read_copy + done, size - done, (off_t)done);
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;   /* cut short under us */
+			maildir_set_errno_error(error_r, "read message");
+			i_free(content->read_copy);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 /* Map the message file into content (with CRLF conversion when the index size says
  * the file has bare LFs). *idx_r: the message's index after a possible rescan. */
 static int content_map(struct maildir_folder *mb, struct maildir_content *content,
@@ -444,17 +480,14 @@ static int content_map(struct maildir_folder *mb, struct maildir_content *conten
 		return -1;
 	}
 	content->map_size = (size_t)st.st_size;
-	if (content->map_size > 0) {
-		content->map = mmap(NULL, content->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (content->map == MAP_FAILED) {
-			content->map = NULL;
-			maildir_set_errno_error(error_r, "mmap message");
-			close(fd);
-			return -1;
-		}
+	if (content_read_bytes(content, fd, error_r) < 0) {
+		close(fd);
+		return -1;
 	}
 	close(fd);
-	content->base.data = content->map != NULL ? content->map : (const unsigned char *)"";
+	content->base.data = content->map != NULL ? content->map :
+			     content->read_copy != NULL ? content->read_copy :
+			     (const unsigned char *)"";
 	content->base.size = content->map_size;
 	if (mb->state.msgs[idx].meta.size > content->map_size)
 		content_to_crlf(content, mb->state.msgs[idx].meta.size);
