@@ -197,6 +197,11 @@ static void test_file_names(void)
 	char *name = maildir_filename_with_flags("base:junk", 4, ':', 0x1f, 0x3);
 	TEST_ASSERT_STR_EQ(name, "base:2,DFRSTab");
 	free(name);
+	/* mutt's P (passed) and other unknown upper-case info flags stay, in ASCII order;
+	 * cleared known flags and keyword letters go */
+	name = maildir_filename_with_flags("base:2,FPSTXbc", 4, ':', STORE_FLAG_ANSWERED, 0x1);
+	TEST_ASSERT_STR_EQ(name, "base:2,PRXa");
+	free(name);
 	name = maildir_filename_new(123, 123);
 	TEST_ASSERT(strstr(name, ",S=123") != NULL && strstr(name, ",W=") == NULL &&
 		    strchr(name, '/') == NULL && strchr(name, ':') == NULL);

@@ -180,8 +180,9 @@ static void put_fields(struct buffer *buf, const struct maildir_state *state)
 	put_stamp(buf, &state->st_cur);
 	put_stamp(buf, &state->st_uidlist);
 	put_stamp(buf, &state->st_keywords);
-	put(buf, (state->unstable ? 1 : 0) | (state->new_unsettled ? 2 : 0) |
-		 (state->new_settling ? 4 : 0) | (state->cur_settling ? 8 : 0), 1);
+	put(buf, (state->unstable ? 1 : 0) | (state->new_unsettled ? 2 : 0), 1);
+	put(buf, (uint64_t)state->new_settle_ns, 8);
+	put(buf, (uint64_t)state->cur_settle_ns, 8);
 	put(buf, state->unseen, 4);
 	put(buf, maildir_state_recent(state), 4);
 }
@@ -369,8 +370,8 @@ static void get_fields(struct reader *r, struct maildir_state *st,
 	unsigned int unsettled = (unsigned int)get(r, 1);
 	st->unstable = (unsettled & 1) != 0;
 	st->new_unsettled = (unsettled & 2) != 0;
-	st->new_settling = (unsettled & 4) != 0;
-	st->cur_settling = (unsettled & 8) != 0;
+	st->new_settle_ns = (int64_t)get(r, 8);
+	st->cur_settle_ns = (int64_t)get(r, 8);
 	counts_r->unseen = (uint32_t)get(r, 4);
 	counts_r->recent = (uint32_t)get(r, 4);
 	if (st->uidvalidity == 0 || counts_r->log_count > MAILDIR_LOG_MAX ||
@@ -481,7 +482,9 @@ static void remove_uids(struct maildir_state *st, struct reader *r, unsigned int
 	if (!any)
 		return;
 	unsigned int keep = 0;
-	for (unsigned int i = 0; i < st->count; i++) {
+	while (keep < st->count && st->msgs[keep].name != NULL)
+		keep++;   /* those before the first removed one stay where they are */
+	for (unsigned int i = keep; i < st->count; i++) {
 		if (st->msgs[i].name != NULL)
 			st->msgs[keep++] = st->msgs[i];
 	}
@@ -497,14 +500,9 @@ static void upsert(struct maildir_state *st, struct maildir_msg *msg)
 		free(st->msgs[idx].name);
 		st->msgs[idx] = *msg;
 	} else {
-		unsigned int pos = st->count;
-		while (pos > 0 && st->msgs[pos - 1].meta.uid > msg->meta.uid)
-			pos--;
-		(void)maildir_state_add(st);
-		memmove(st->msgs + pos + 1, st->msgs + pos,
-			(st->count - 1 - pos) * sizeof(*st->msgs));
-		st->msgs[pos] = *msg;
-		idx = (int)pos;
+		/* a new UID is above every other (UIDs only grow; checked by the caller) */
+		idx = (int)st->count;
+		*maildir_state_add(st) = *msg;
 	}
 	maildir_state_count(st, &st->msgs[idx], 1);
 }
@@ -514,7 +512,10 @@ static void upsert_msgs(struct maildir_state *st, struct reader *r, unsigned int
 	for (unsigned int i = 0; i < count && !r->bad; i++) {
 		struct maildir_msg msg;
 		get_msg(r, &msg);
-		if (r->bad || msg.meta.uid == 0 || msg.meta.uid >= st->next_uid) {
+		bool known = maildir_state_find(st, msg.meta.uid) >= 0;
+		if (r->bad || msg.meta.uid == 0 || msg.meta.uid >= st->next_uid ||
+		    (!known && st->count > 0 &&
+		     msg.meta.uid < st->msgs[st->count - 1].meta.uid)) {
 			r->bad = true;
 			free(msg.name);
 			return;
@@ -554,8 +555,8 @@ static int apply_payload(struct maildir_state *st, uint64_t file_id, struct read
 	st->st_keywords = hdr.st_keywords;
 	st->unstable = hdr.unstable;
 	st->new_unsettled = hdr.new_unsettled;
-	st->new_settling = hdr.new_settling;
-	st->cur_settling = hdr.cur_settling;
+	st->new_settle_ns = hdr.new_settle_ns;
+	st->cur_settle_ns = hdr.cur_settle_ns;
 	return 0;
 }
 
@@ -779,6 +780,10 @@ int maildir_index_append(const char *path, const struct maildir_state *state,
 {
 	size_t size;
 	char *data = maildir_index_serialize_delta(state, pos->file_id, delta, &size);
+	if (size > DELTA_MAX) {   /* readers would take it for a torn one: a snapshot */
+		free(data);
+		return 0;
+	}
 	int ret = maildir_file_append(path, pos->ino, pos->offset, -1, data, size, false, stamp_r);
 	free(data);
 	if (ret > 0)

@@ -40,9 +40,11 @@ struct maildir_state {
 	struct maildir_stamp st_new, st_cur, st_uidlist, st_keywords;
 	/* stamps too recent to trust (store-maildir-sync.c): unstable (a scan saw new/ or
 	 * cur/ move): list both at the next use; new_unsettled (someone else changed new/
-	 * while we held the lock): list new/ at the next use; new_settling, cur_settling:
-	 * list the directory once its mtime is a second old */
-	bool unstable, new_unsettled, new_settling, cur_settling;
+	 * while we held the lock): list new/ at the next use; new_settle_ns, cur_settle_ns
+	 * (ns since the epoch, 0: none): list the directory at or after that time (set a
+	 * second after the first of our own changes not yet checked) */
+	bool unstable, new_unsettled;
+	int64_t new_settle_ns, cur_settle_ns;
 	bool valid;                        /* built from the maildir at least once */
 	uint32_t unseen;                   /* messages without \Seen (kept by every change) */
 };

@@ -191,22 +191,36 @@ bool maildir_filename_vsize(const char *name, char colon, uint64_t *size_r)
 	return filename_size_field(name, colon, 'W', size_r);
 }
 
-char *maildir_filename_with_flags(const char *base, size_t base_len, char colon,
+char *maildir_filename_with_flags(const char *name, size_t base_len, char colon,
 				  uint32_t system, uint32_t letters)
 {
-	char flags[40];
+	bool upper[26] = { false };
+	char flags[64];
 	size_t n = 0;
-	if (system & STORE_FLAG_DRAFT) flags[n++] = 'D';
-	if (system & STORE_FLAG_FLAGGED) flags[n++] = 'F';
-	if (system & STORE_FLAG_ANSWERED) flags[n++] = 'R';
-	if (system & STORE_FLAG_SEEN) flags[n++] = 'S';
-	if (system & STORE_FLAG_DELETED) flags[n++] = 'T';
+	/* info flags pymap has no meaning for (mutt's P for "passed") stay, as with
+	 * Dovecot */
+	const char *info = name + base_len;
+	if (info[0] == colon && info[1] == '2' && info[2] == ',') {
+		for (const char *p = info + 3; *p != '\0'; p++) {
+			if (*p >= 'A' && *p <= 'Z')
+				upper[*p - 'A'] = true;
+		}
+	}
+	upper['D' - 'A'] = (system & STORE_FLAG_DRAFT) != 0;
+	upper['F' - 'A'] = (system & STORE_FLAG_FLAGGED) != 0;
+	upper['R' - 'A'] = (system & STORE_FLAG_ANSWERED) != 0;
+	upper['S' - 'A'] = (system & STORE_FLAG_SEEN) != 0;
+	upper['T' - 'A'] = (system & STORE_FLAG_DELETED) != 0;
+	for (unsigned int i = 0; i < 26; i++) {
+		if (upper[i])
+			flags[n++] = (char)('A' + i);
+	}
 	for (unsigned int i = 0; i < 26; i++) {
 		if (letters & (1u << i))
 			flags[n++] = (char)('a' + i);
 	}
 	flags[n] = '\0';
-	return i_strdup_printf("%.*s%c2,%s", (int)base_len, base, colon, flags);
+	return i_strdup_printf("%.*s%c2,%s", (int)base_len, name, colon, flags);
 }
 
 char *maildir_filename_new(uint64_t size, uint64_t vsize)

@@ -38,8 +38,10 @@ void maildir_filename_flags(const char *name, char colon, uint32_t *system_r,
 bool maildir_filename_size(const char *name, char colon, uint64_t *size_r);
 /* ",W=<size>": the size with CRLF line ends (Dovecot's virtual size). */
 bool maildir_filename_vsize(const char *name, char colon, uint64_t *size_r);
-/* "<base><colon>2,<flags>" with the flags in ASCII order (malloc'ed). */
-char *maildir_filename_with_flags(const char *base, size_t base_len, char colon,
+/* "<base><colon>2,<flags>" with the flags in ASCII order (malloc'ed): name's first
+ * base_len bytes, the given flags, and any other upper-case info flag name already
+ * had (one pymap has no meaning for, like mutt's P: kept, as Dovecot does). */
+char *maildir_filename_with_flags(const char *name, size_t base_len, char colon,
 				  uint32_t system, uint32_t letters);
 /* A new unique base name "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>" (malloc'ed). */
 char *maildir_filename_new(uint64_t size, uint64_t vsize);

@@ -550,6 +550,9 @@ static void recheck_timeout(void *context)
 static void folder_recheck_later(struct wfolder *folder)
 {
 	struct watch_ctx *ctx = folder->ctx;
+	if (folder->recheck_msecs != 0)
+		return;   /* pending: later events do not put it off (the state's deadline
+			   * is a second after the first unchecked change, too) */
 	folder->recheck_msecs = ioloop_now_msecs(ctx->loop) + WATCH_RECHECK_MSECS;
 	if (ctx->recheck_to == NULL)
 		ctx->recheck_to = timeout_add(ctx->loop, WATCH_RECHECK_TICK_MSECS,

@@ -292,9 +292,7 @@ int maildir_status_from_index(struct maildir_user *user, const char *name,
 	file = i_strdup_printf("%s/%s", path, MAILDIR_INDEX_NAME);
 	if (usable && maildir_index_read_header(file, &hdr, &counts) > 0) {
 		maildir_folder_stamps(path, st);
-		usable = !hdr.unstable && !hdr.new_unsettled && !hdr.new_settling &&
-			 !hdr.cur_settling &&
-			 maildir_state_stamps_equal(&hdr, st);
+		usable = maildir_state_stamps_trusted(&hdr, st);
 	} else {
 		usable = false;
 	}

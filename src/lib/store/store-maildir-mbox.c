@@ -4,6 +4,7 @@
  * (maildir-mime.c). */
 #include "store-maildir.h"
 #include "alloc.h"
+#include "buffer.h"
 #include "log.h"
 #include "mime/mime-tree.h"
 
@@ -218,6 +219,32 @@ static int locked_for_write(struct maildir_folder *mb, struct store_error *error
 	return -1;
 }
 
+/* Apply a flag change to one message (locked mb). 1 done or nothing to do (also: no
+ * such UID), 0 its file is not under the name the state has, -1 error. */
+static int store_flags_one(struct maildir_folder *mb, uint32_t uid, enum store_flags_mode mode,
+			   uint32_t system_flags, uint32_t letters, struct store_error *error_r)
+{
+	struct maildir_state *st = &mb->state;
+	int m = maildir_state_find(st, uid);   /* O(log n): not a walk from 1 */
+	if (m < 0)
+		return 1;
+	struct maildir_msg *msg = &st->msgs[m];
+	uint32_t sys = apply_mode(msg->meta.flags.system, system_flags & STORE_FLAGS_ALL, mode);
+	uint32_t kw = apply_mode((uint32_t)msg->meta.flags.keywords, letters, mode);
+	if (sys == msg->meta.flags.system && kw == msg->meta.flags.keywords)
+		return 1;
+	int r = rename_flags(mb, msg, sys, kw, error_r);
+	if (r <= 0)
+		return r;
+	maildir_state_count(st, msg, -1);
+	msg->meta.flags.system = sys;
+	msg->meta.flags.keywords = kw;
+	maildir_state_count(st, msg, 1);
+	msg->meta.modseq = ++st->modseq;
+	maildir_state_log(st, STORE_CHANGE_FLAGS, &msg->meta);
+	return 1;
+}
+
 int maildir_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
 			 unsigned int count, enum store_flags_mode mode,
 			 uint32_t system_flags, const char *const *keyword_names,
@@ -233,33 +260,27 @@ int maildir_update_flags(struct store_mailbox *mbox, const uint32_t *uids,
 		maildir_mbox_unlock(mb);
 		return -1;
 	}
-	struct maildir_state *st = &mb->state;
+	bool rescanned = false;
 	for (unsigned int i = 0; i < count && ret == 0; i++) {
-		int m = maildir_state_find(st, uids[i]);   /* O(log n): not a walk from 1 */
-		if (m < 0)
-			continue;
-		struct maildir_msg *msg = &st->msgs[m];
-		uint32_t sys = apply_mode(msg->meta.flags.system, system_flags & STORE_FLAGS_ALL, mode);
-		uint32_t kw = apply_mode((uint32_t)msg->meta.flags.keywords, letters, mode);
-		if (sys == msg->meta.flags.system && kw == msg->meta.flags.keywords)
-			continue;
-		int r = rename_flags(mb, msg, sys, kw, error_r);
+		int r = store_flags_one(mb, uids[i], mode, system_flags, letters, error_r);
+		if (r == 0 && !rescanned) {
+			/* the file is not where the state says: renamed by someone else in a
+			 * moment our stamps could not show; look again once, then retry */
+			rescanned = true;
+			r = maildir_mbox_rescan(mb, error_r) < 0 ? -1 :
+			    store_flags_one(mb, uids[i], mode, system_flags, letters, error_r);
+		}
 		if (r < 0)
 			ret = -1;
-		if (r <= 0)
-			continue;
-		maildir_state_count(st, msg, -1);
-		msg->meta.flags.system = sys;
-		msg->meta.flags.keywords = kw;
-		maildir_state_count(st, msg, 1);
-		msg->meta.modseq = ++st->modseq;
-		maildir_state_log(st, STORE_CHANGE_FLAGS, &msg->meta);
 	}
 	maildir_mbox_unlock(mb);
 	return ret;
 }
 
-void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
+/* Unlink and drop the messages at the marked state indexes. A file not found under
+ * the name the state has is kept (it was renamed by someone else: dropping it would
+ * bring its UID back when the next rescan finds it): its UID goes to *missing. */
+static void remove_pass(struct maildir_folder *mb, const bool *remove, struct buffer *missing)
 {
 	struct maildir_state *st = &mb->state;
 	unsigned int keep = 0;
@@ -267,16 +288,19 @@ void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
 		keep++;   /* messages before the first removed one stay where they are */
 	for (unsigned int i = keep; i < st->count; i++) {
 		struct maildir_msg *msg = &st->msgs[i];
-		if (!remove[i]) {
+		char *path = remove[i] ? maildir_msg_path(mb, msg) : NULL;
+		int ret = path == NULL ? 1 : unlink(path) == 0 ? 0 : errno == ENOENT ? 2 : -1;
+		if (ret < 0)
+			log_error_errno("maildir: unlink(%s)", path);
+		free(path);
+		if (ret == 2)
+			(void)buffer_append(missing, &msg->meta.uid, sizeof(msg->meta.uid));
+		if (ret != 0) {
 			st->msgs[keep++] = *msg;
 			continue;
 		}
-		char *path = maildir_msg_path(mb, msg);
 		mb->wrote_cur |= !msg->in_new;
 		mb->wrote_new |= msg->in_new;
-		if (unlink(path) < 0 && errno != ENOENT)
-			log_error_errno("maildir: unlink(%s)", path);
-		free(path);
 		struct store_message_meta meta;
 		memset(&meta, 0, sizeof(meta));
 		meta.uid = msg->meta.uid;
@@ -286,6 +310,31 @@ void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
 		free(msg->name);
 	}
 	st->count = keep;
+}
+
+void maildir_mbox_remove(struct maildir_folder *mb, const bool *remove)
+{
+	struct buffer missing, ignored;
+	struct store_error error;
+	buffer_init(&missing, 0);
+	buffer_init(&ignored, 0);
+	remove_pass(mb, remove, &missing);
+	unsigned int count = (unsigned int)(buffer_len(&missing) / sizeof(uint32_t));
+	/* renamed under us: look again once and remove them under their names of now */
+	if (count > 0 && maildir_mbox_rescan(mb, &error) == 0) {
+		bool *again = i_new(bool, mb->state.count + 1);
+		for (unsigned int i = 0; i < count; i++) {
+			uint32_t uid;
+			memcpy(&uid, buffer_data(&missing) + i * sizeof(uid), sizeof(uid));
+			int idx = maildir_state_find(&mb->state, uid);
+			if (idx >= 0)
+				again[idx] = true;
+		}
+		remove_pass(mb, again, &ignored);
+		free(again);
+	}
+	buffer_deinit(&missing);
+	buffer_deinit(&ignored);
 }
 
 int maildir_expunge(struct store_mailbox *mbox, const uint32_t *uids, unsigned int count,

@@ -216,7 +216,7 @@ static int assign_uids(struct maildir_folder *mb, struct save_item *items, unsig
 		       uint32_t *uids_r, struct store_error *error_r)
 {
 	struct maildir_state *st = &mb->state;
-	unsigned int old_count = st->count, old_log = st->log_count;
+	unsigned int old_count = st->count;
 	uint32_t old_next = mb->uidlist->next_uid, old_unseen = st->unseen;
 	uint64_t old_modseq = st->modseq;
 	bool old_dirty = mb->uidlist_dirty;
@@ -236,7 +236,11 @@ static int assign_uids(struct maildir_folder *mb, struct save_item *items, unsig
 	for (unsigned int i = old_count; i < st->count; i++)
 		free(st->msgs[i].name);
 	st->count = old_count;
-	st->log_count = old_log;
+	/* our entries go; a log trimmed meanwhile keeps its raised base */
+	while (st->log_count > 0 && st->log[st->log_count - 1].meta.modseq > old_modseq)
+		st->log_count--;
+	if (st->log_base_modseq > old_modseq)
+		st->log_base_modseq = old_modseq;
 	st->modseq = old_modseq;
 	st->next_uid = old_next;
 	st->unseen = old_unseen;
@@ -406,13 +410,11 @@ static void move_remove_sources(struct maildir_folder *src, const uint32_t *uids
 	struct store_error error;
 	if (maildir_mbox_lock(src, false, &error) < 0)
 		return;
-	bool *remove = i_new(bool, src->state.count + 1);
-	unsigned int pos = 0;
-	for (unsigned int i = 0; i < src->state.count; i++) {
-		uint32_t uid = src->state.msgs[i].meta.uid;
-		while (pos < count && uids[pos] < uid)
-			pos++;
-		remove[i] = pos < count && uids[pos] == uid;
+	bool *remove = i_new(bool, src->state.count + 1);   /* zeroed */
+	for (unsigned int i = 0; i < count; i++) {
+		int idx = maildir_state_find(&src->state, uids[i]);
+		if (idx >= 0)
+			remove[idx] = true;
 	}
 	if (src->lock != NULL)
 		maildir_mbox_remove(src, remove);
@@ -432,12 +434,11 @@ int maildir_copy(struct store_mailbox *mbox, const uint32_t *uids, unsigned int 
 		return -1;
 	struct save_item *items = i_new(struct save_item, count + 1);
 	memset(items, 0, (count + 1) * sizeof(*items));
-	unsigned int n = 0, m = 0;
+	unsigned int n = 0;
 	int ret = 0;
 	for (unsigned int i = 0; i < count && ret == 0; i++) {
-		while (m < src->state.count && src->state.msgs[m].meta.uid < uids[i])
-			m++;
-		if (m == src->state.count || src->state.msgs[m].meta.uid != uids[i])
+		int m = maildir_state_find(&src->state, uids[i]);
+		if (m < 0)
 			continue;
 		ret = copy_to_tmp(src, &src->state.msgs[m], dest, &items[n], error_r);
 		if (ret == 0)

@@ -185,20 +185,25 @@ static void get_stamps(const struct maildir_folder *mb, struct maildir_stamp st[
 }
 
 /* A directory we changed ourselves is listed again (for a change by someone else in
- * the same clock tick as ours) once its mtime is this old, as Dovecot does with cur/
- * (MAILDIR_SYNC_SECS): while writers keep changing it, at most one listing a second
- * instead of one per change (a listing of cur/ is O(folder size)). The change feed
- * polls the views again after that (maildir-watch.c). */
-#define SETTLE_RECHECK_NSECS 1000000000LL
+ * the same clock tick as ours) a second after the first such change not yet checked,
+ * as Dovecot does with cur/ (MAILDIR_SYNC_SECS): while writers keep changing it, at
+ * most one listing a second instead of one per change (a listing of cur/ is
+ * O(folder size)), and never later than a second after the first change however
+ * often ours follow. The change feed polls the views again then (maildir-watch.c). */
+#define SETTLE_NSECS 1000000000LL
 
 enum list_dirs { LIST_NEW = 1, LIST_CUR = 2 };
 
-static bool settled_recheck_due(const struct maildir_stamp *dir)
+static int64_t now_ns(void)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	return now_ns - (dir->mtime_sec * 1000000000 + dir->mtime_nsec) >= SETTLE_RECHECK_NSECS;
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static bool settle_due(int64_t settle_ns)
+{
+	return settle_ns != 0 && now_ns() >= settle_ns;
 }
 
 /* Which of new/ and cur/ must be listed before the state can be trusted, given the
@@ -209,26 +214,35 @@ static unsigned int dirs_to_list(const struct maildir_state *s, const struct mai
 	if (s->unstable)
 		return LIST_NEW | LIST_CUR;
 	if (s->new_unsettled || !maildir_stamp_equal(&st[0], &s->st_new) ||
-	    (s->new_settling && settled_recheck_due(&s->st_new)))
+	    settle_due(s->new_settle_ns))
 		dirs |= LIST_NEW;
-	if (!maildir_stamp_equal(&st[1], &s->st_cur) ||
-	    (s->cur_settling && settled_recheck_due(&s->st_cur)))
+	if (!maildir_stamp_equal(&st[1], &s->st_cur) || settle_due(s->cur_settle_ns))
 		dirs |= LIST_CUR;
 	return dirs;
 }
 
 /* After listing dirs with stamps st read at taken: may a change in the same clock
- * tick still hide behind them? Then look again once they are a second old. */
+ * tick still hide behind them? Then look again a second later. */
 static void set_settling(const struct maildir_folder *mb, struct maildir_state *s,
 			 unsigned int dirs, const struct maildir_stamp st[4],
 			 const struct timespec *taken)
 {
+	int64_t later = (int64_t)taken->tv_sec * 1000000000 + taken->tv_nsec + SETTLE_NSECS;
 	if ((dirs & LIST_NEW) != 0) {
 		s->new_unsettled = false;
-		s->new_settling = maildir_stamp_is_unsettled(&st[0], taken, mb->fine_clock);
+		s->new_settle_ns = maildir_stamp_is_unsettled(&st[0], taken, mb->fine_clock) ?
+				   later : 0;
 	}
 	if ((dirs & LIST_CUR) != 0)
-		s->cur_settling = maildir_stamp_is_unsettled(&st[1], taken, mb->fine_clock);
+		s->cur_settle_ns = maildir_stamp_is_unsettled(&st[1], taken, mb->fine_clock) ?
+				   later : 0;
+}
+
+/* Our own change of a directory: look again a second after the first one unchecked. */
+static void settle_later(int64_t *settle_ns)
+{
+	if (*settle_ns == 0)
+		*settle_ns = now_ns() + SETTLE_NSECS;
 }
 
 bool maildir_state_stamps_equal(const struct maildir_state *state,
@@ -248,11 +262,16 @@ static void state_set_stamps(struct maildir_state *state, const struct maildir_s
 	state->st_keywords = st[3];
 }
 
+bool maildir_state_stamps_trusted(const struct maildir_state *s,
+				  const struct maildir_stamp st[4])
+{
+	return dirs_to_list(s, st) == 0 && maildir_stamp_equal(&st[2], &s->st_uidlist) &&
+	       maildir_stamp_equal(&st[3], &s->st_keywords);
+}
+
 static bool stamps_match(const struct maildir_state *s, const struct maildir_stamp st[4])
 {
-	return s->valid && dirs_to_list(s, st) == 0 &&
-	       maildir_stamp_equal(&st[2], &s->st_uidlist) &&
-	       maildir_stamp_equal(&st[3], &s->st_keywords);
+	return s->valid && maildir_state_stamps_trusted(s, st);
 }
 
 static bool stamps_changed(const struct maildir_folder *mb)
@@ -866,6 +885,11 @@ int maildir_mbox_write_uidlist(struct maildir_folder *mb, struct store_error *er
 	return ret < 0 ? -1 : 0;
 }
 
+int maildir_mbox_rescan(struct maildir_folder *mb, struct store_error *error_r)
+{
+	return scan_locked(mb, error_r);
+}
+
 void maildir_mbox_touch(struct maildir_folder *mb, uint32_t uid)
 {
 	if (mb->touched_count == mb->touched_alloc) {
@@ -899,13 +923,13 @@ static void adopt_stamps(struct maildir_folder *mb)
 	 * second; changed by someone else alone: at once */
 	if (!maildir_stamp_equal(&now[0], &st->st_new)) {
 		if (mb->wrote_new)
-			st->new_settling = true;
+			settle_later(&st->new_settle_ns);
 		else
 			st->new_unsettled = true;
 	}
 	if (!maildir_stamp_equal(&now[1], &st->st_cur)) {
 		if (mb->wrote_cur)
-			st->cur_settling = true;
+			settle_later(&st->cur_settle_ns);
 		else
 			st->unstable = true;
 	}
@@ -987,7 +1011,10 @@ void maildir_mbox_unlock(struct maildir_folder *mb)
 	struct store_error error;
 	if (mb->lock != NULL) {
 		(void)maildir_mbox_write_uidlist(mb, &error);
-		bool changed = mb->index_stale || mb->touched_count > 0 ||
+		/* a rescan may have found files renamed without a change of flags (moved
+		 * from new/ to cur/, an info flag pymap does not know): their names must
+		 * reach the index even though nothing else changed */
+		bool changed = mb->index_stale || mb->rescanned || mb->touched_count > 0 ||
 			       state_changed(&mb->state, &mb->lock_sig);
 		if (mb->state.valid)
 			adopt_stamps(mb);

@@ -102,6 +102,9 @@ int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r)
 int maildir_mbox_lock(struct maildir_folder *mb, bool force, struct store_error *error_r);
 /* Write the index (and the uidlist when dirty) and drop the lock. */
 void maildir_mbox_unlock(struct maildir_folder *mb);
+/* Rescan the directories now (locked mb): a message file was not found under the
+ * name the state has (renamed by someone else in a moment the stamps could not show). */
+int maildir_mbox_rescan(struct maildir_folder *mb, struct store_error *error_r);
 /* A message renamed under the lock without a change of its own (its new name must
  * reach the index). */
 void maildir_mbox_touch(struct maildir_folder *mb, uint32_t uid);
@@ -119,6 +122,10 @@ int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
 /* Stamps of new/, cur/, dovecot-uidlist and dovecot-keywords of folder dir (missing
  * or unreadable: zeroed). */
 void maildir_folder_stamps(const char *dir, struct maildir_stamp st[4]);
+/* Whether the state (a whole one, or just an index header) can be trusted with the
+ * stamps st of now: the same stamps, and no directory due to be listed again. */
+bool maildir_state_stamps_trusted(const struct maildir_state *state,
+				  const struct maildir_stamp st[4]);
 /* Whether stamps st (as from maildir_folder_stamps) are the ones state recorded. */
 bool maildir_state_stamps_equal(const struct maildir_state *state,
 				const struct maildir_stamp st[4]);
