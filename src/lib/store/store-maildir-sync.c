@@ -245,15 +245,6 @@ static void settle_later(int64_t *settle_ns)
 		*settle_ns = now_ns() + SETTLE_NSECS;
 }
 
-bool maildir_state_stamps_equal(const struct maildir_state *state,
-				const struct maildir_stamp st[4])
-{
-	return maildir_stamp_equal(&st[0], &state->st_new) &&
-	       maildir_stamp_equal(&st[1], &state->st_cur) &&
-	       maildir_stamp_equal(&st[2], &state->st_uidlist) &&
-	       maildir_stamp_equal(&st[3], &state->st_keywords);
-}
-
 static void state_set_stamps(struct maildir_state *state, const struct maildir_stamp st[4])
 {
 	state->st_new = st[0];

@@ -126,9 +126,6 @@ void maildir_folder_stamps(const char *dir, struct maildir_stamp st[4]);
  * stamps st of now: the same stamps, and no directory due to be listed again. */
 bool maildir_state_stamps_trusted(const struct maildir_state *state,
 				  const struct maildir_stamp st[4]);
-/* Whether stamps st (as from maildir_folder_stamps) are the ones state recorded. */
-bool maildir_state_stamps_equal(const struct maildir_state *state,
-				const struct maildir_stamp st[4]);
 /* Path of a message file (malloc'ed). */
 char *maildir_msg_path(const struct maildir_folder *mb, const struct maildir_msg *msg);
 /* Map errno of a failed write to a store error (and log it). */
