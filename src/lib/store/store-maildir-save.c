@@ -2,8 +2,9 @@
  * first written completely into tmp/ (or hard-linked there from the source folder),
  * fsynced and given its internal date as mtime; then, under the destination's uidlist
  * lock, renamed into new/ (no flags) or cur/ (with its flags), the directories are
- * fsynced and the uidlist is rewritten. A crash at any point leaves either the whole
- * message or only a file in tmp/, which no reader looks at.
+ * fsynced and the messages' uidlist records appended (maildir_mbox_write_uidlist).
+ * A crash at any point leaves either the whole message or only a file in tmp/, which
+ * no reader looks at.
  *
  * Ids (RFC 8474): a new message gets its THREADID from the user's thread index
  * (maildir-threads.c); a copy keeps the source's EMAILID and THREADID. Both are

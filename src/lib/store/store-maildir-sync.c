@@ -652,8 +652,9 @@ static int scan_locked(struct maildir_folder *mb, struct store_error *error_r)
 }
 
 /* Does the uidlist on disk still say what the state says (read without the lock: it
- * is only ever replaced by rename)? Every message of the state must have its record;
- * records of files already gone may remain. */
+ * is replaced by rename or appended to in whole lines; a line being appended can only
+ * make this fail, which costs a rescan)? Every message of the state must have its
+ * record; records of files already gone may remain. */
 static bool uidlist_agrees(struct maildir_folder *mb)
 {
 	const struct maildir_state *st = &mb->state;
@@ -902,9 +903,9 @@ static bool state_changed(const struct maildir_state *a, const struct maildir_st
 /* After changes made under the lock (ours, and an MTA's or Dovecot's that may have
  * come meanwhile), take the stamps of now, so that the next reader -- here or in
  * another process, from the index -- does not see our own change as a foreign one.
- * A directory that changed is marked unstable: the next reader checks its files once
- * against the state without the lock (verify_unlocked), which catches anything
- * someone else did while we held it. */
+ * A directory that changed is listed again (verify_unlocked) to catch anything
+ * someone else did while we held the lock: at the next use when we did not touch it,
+ * a second after our first unchecked change when we did (dirs_to_list). */
 static void adopt_stamps(struct maildir_folder *mb)
 {
 	struct maildir_state *st = &mb->state;
