@@ -32,10 +32,10 @@
 #define WATCH_POLL_MSECS 1000
 #define WATCH_RETRY_MSECS 30000
 #define WATCH_READ_MAX_ROUNDS 64
-/* A change in new/ or cur/ is looked at again this long after the last event: after
- * its own change the folder state lists the directory again only once its mtime is a
- * second old (store-maildir-sync.c), so a change by someone else in the same clock
- * tick as ours reaches IDLE sessions then. */
+/* A change in new/ or cur/ is looked at again this long after the first event not yet
+ * looked at again: after its own change the folder state lists the directory again a
+ * second after the first change not yet checked (store-maildir-sync.c), so a change by
+ * someone else in the same clock tick as ours reaches IDLE sessions then. */
 #define WATCH_RECHECK_MSECS 1100
 #define WATCH_RECHECK_TICK_MSECS 250
 /* IN_MASK_ADD: adding a directory that is watched already (the same folder opened

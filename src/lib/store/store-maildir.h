@@ -3,6 +3,7 @@
 /* The maildir backend's internal interface, shared by its modules:
  *   store-maildir.c         store, users, folder list, create/delete/rename, subscriptions
  *   store-maildir-sync.c    one folder's state: index load, directory scan, UIDs, locks
+ *   store-maildir-commit.c  what a writer leaves at unlock: uidlist records, index delta
  *   store-maildir-folder.c  the process's table of shared folder states; keywords;
  *                           STATUS
  *   store-maildir-mbox.c    open folders: snapshot, changes, recent, flags, expunge,
@@ -100,20 +101,22 @@ int maildir_mbox_refresh(struct maildir_folder *mb, struct store_error *error_r)
 /* Take the folder's uidlist lock and bring the state up to date under it (with
  * force, rescan the directories even when the stamps match). */
 int maildir_mbox_lock(struct maildir_folder *mb, bool force, struct store_error *error_r);
-/* Write the index (and the uidlist when dirty) and drop the lock. */
-void maildir_mbox_unlock(struct maildir_folder *mb);
 /* Rescan the directories now (locked mb): a message file was not found under the
  * name the state has (renamed by someone else in a moment the stamps could not show). */
 int maildir_mbox_rescan(struct maildir_folder *mb, struct store_error *error_r);
-/* A message renamed under the lock without a change of its own (its new name must
- * reach the index). */
-void maildir_mbox_touch(struct maildir_folder *mb, uint32_t uid);
-/* Write the uidlist now (locked mb); -1 with an error. */
-int maildir_mbox_write_uidlist(struct maildir_folder *mb, struct store_error *error_r);
-/* Append a new message to the state (locked): UID from the uidlist, a new modseq, an
- * APPEND change; the uidlist gets its record. */
-struct maildir_msg *maildir_mbox_add_new(struct maildir_folder *mb, const char *name,
-					 bool in_new, const struct store_message_meta *meta);
+/* The path of a file in the folder (malloc'ed). */
+char *maildir_folder_file(const struct maildir_folder *mb, const char *name);
+/* Read the folder's uidlist whole (locked): a missing or bad one gives a new list
+ * (new UIDVALIDITY and GUID) marked to be written. */
+struct maildir_uidlist *maildir_mbox_read_uidlist(struct maildir_folder *mb);
+/* Our own change of a directory: its deadline for another look, a second after the
+ * first change not yet checked (not moved by later ones). */
+void maildir_state_settle_later(int64_t *settle_ns);
+/* EMAILID (the record's E, else derived from the folder GUID and UID) and THREADID
+ * (the record's T, else none) of a uidlist record's extension fields ext. */
+void maildir_derive_ids(const struct maildir_uidlist *list, const char *ext, uint32_t uid,
+			char emailid_r[STORE_ID_MAX_BYTES], char threadid_r[STORE_ID_MAX_BYTES]);
+
 /* (store-maildir-folder.c) Resolve keyword names to letters, adding them to
  * dovecot-keywords (locked mb). With add=false unknown names are skipped. */
 int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
@@ -142,6 +145,22 @@ int maildir_status_from_index(struct maildir_user *user, const char *name,
 			      struct store_mailbox_status *status_r);
 void maildir_status_from_state(const struct maildir_folder *mb,
 			       struct store_mailbox_status *status_r);
+
+/* ---- store-maildir-commit.c ---- */
+/* The uidlist for a writer (locked mb): when the stamps say the file is what the state
+ * was built from, a list of just the records to add (the file's are not read). */
+struct maildir_uidlist *maildir_mbox_uidlist_for_appends(struct maildir_folder *mb);
+/* Write the index (and the uidlist when dirty) and drop the lock. */
+void maildir_mbox_unlock(struct maildir_folder *mb);
+/* Write the uidlist now (locked mb); -1 with an error. */
+int maildir_mbox_write_uidlist(struct maildir_folder *mb, struct store_error *error_r);
+/* A message renamed under the lock without a change of its own (its new name must
+ * reach the index). */
+void maildir_mbox_touch(struct maildir_folder *mb, uint32_t uid);
+/* Append a new message to the state (locked): UID from the uidlist, a new modseq, an
+ * APPEND change; the uidlist gets its record. */
+struct maildir_msg *maildir_mbox_add_new(struct maildir_folder *mb, const char *name,
+					 bool in_new, const struct store_message_meta *meta);
 
 /* ---- store-maildir-mbox.c ---- */
 int maildir_mailbox_open(struct store_user *user, const char *name, bool readonly,
