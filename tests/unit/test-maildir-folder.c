@@ -13,12 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct store *open_store(const char *base)
-{
-	return test_store_create(json_pack("{s:{s:s}, s:{s:s}}", "backend", "type",
-					   "maildir", "maildir", "base_dir", base), NULL);
-}
-
 static struct store_user *open_user(struct store *store)
 {
 	return test_store_user(store, "ann");
@@ -36,30 +30,16 @@ static ino_t ino_of(const char *path)
 	return st.st_ino;
 }
 
-static void append_one(struct store_user *user, const char *mailbox, const char *text,
-		       uint32_t *uid_r)
-{
-	struct store_append_msg msg;
-	struct store_error error;
-	uint32_t uidvalidity;
-	memset(&msg, 0, sizeof(msg));
-	msg.data = (const unsigned char *)text;
-	msg.size = strlen(text);
-	msg.fd = -1;
-	msg.internal_date = 1700000000;
-	TEST_ASSERT_INT_EQ(store_append(user, mailbox, &msg, 1, &uidvalidity, uid_r, &error), 0);
-}
-
 static void test_handles_share_one_state(void)
 {
 	char *base = i_strdup_printf("%s/share", test_tmpdir());
 	TEST_ASSERT_INT_EQ(mkdir(base, 0700), 0);
-	struct store *store = open_store(base);
+	struct store *store = test_maildir_store(base, NULL);
 	struct store_user *u1 = open_user(store), *u2 = open_user(store);
 	struct store_mailbox *m1, *m2;
 	struct store_error error;
 	uint32_t uid;
-	append_one(u1, "INBOX", "Subject: one\r\n\r\n1\r\n", &uid);
+	test_store_append_text(u1, "INBOX", "Subject: one\r\n\r\n1\r\n", 0, &uid);
 	TEST_ASSERT_UINT_EQ(uid, 1);
 	TEST_ASSERT_INT_EQ(store_mailbox_open(u1, "INBOX", false, &m1, &error), 0);
 	TEST_ASSERT_INT_EQ(store_mailbox_open(u2, "INBOX", false, &m2, &error), 0);
@@ -130,14 +110,14 @@ static void test_folder_made_again_is_new(void)
 {
 	char *base = i_strdup_printf("%s/again", test_tmpdir());
 	TEST_ASSERT_INT_EQ(mkdir(base, 0700), 0);
-	struct store *store = open_store(base);
+	struct store *store = test_maildir_store(base, NULL);
 	struct store_user *user = open_user(store);
 	struct store_mailbox *mbox, *old;
 	struct store_error error;
 	char id[STORE_ID_MAX_BYTES];
 	uint32_t uid;
 	TEST_ASSERT_INT_EQ(store_create_mailbox(user, "Box", id, &error), 0);
-	append_one(user, "Box", "Subject: a\r\n\r\na\r\n", &uid);
+	test_store_append_text(user, "Box", "Subject: a\r\n\r\na\r\n", 0, &uid);
 	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "Box", false, &old, &error), 0);
 	uint32_t uidvalidity = folder_of(old)->state.uidvalidity;
 	TEST_ASSERT_INT_EQ(store_delete_mailbox(user, "Box", &error), 0);
@@ -172,15 +152,15 @@ static void test_status_from_index_header(void)
 {
 	char *base = i_strdup_printf("%s/status", test_tmpdir());
 	TEST_ASSERT_INT_EQ(mkdir(base, 0700), 0);
-	struct store *store = open_store(base);
+	struct store *store = test_maildir_store(base, NULL);
 	struct store_user *user = open_user(store);
 	struct maildir_user *muser = (struct maildir_user *)user;
 	struct store_mailbox_status status;
 	struct store_mailbox *mbox;
 	struct store_error error;
 	uint32_t uid;
-	append_one(user, "INBOX", "Subject: a\r\n\r\na\r\n", &uid);
-	append_one(user, "INBOX", "Subject: b\r\n\r\nb\r\n", &uid);
+	test_store_append_text(user, "INBOX", "Subject: a\r\n\r\na\r\n", 0, &uid);
+	test_store_append_text(user, "INBOX", "Subject: b\r\n\r\nb\r\n", 0, &uid);
 	maildir_folders_flush();
 	/* written just now by our own APPENDs: trusted as a held folder would be (the
 	 * same stamps, new/ not yet due for another look) ... */

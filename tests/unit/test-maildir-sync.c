@@ -16,30 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct store *open_store(const char *base)
-{
-	return test_store_create(json_pack("{s:{s:s}, s:{s:s}}", "backend", "type",
-					   "maildir", "maildir", "base_dir", base), NULL);
-}
-
 static struct maildir_folder *folder_of(struct store_mailbox *mbox)
 {
 	return ((struct maildir_mailbox *)mbox)->folder;
-}
-
-static void append_msg(struct store_user *user, const char *text, uint32_t flags,
-		       uint32_t *uid_r)
-{
-	struct store_append_msg msg;
-	struct store_error error;
-	uint32_t uidvalidity;
-	memset(&msg, 0, sizeof(msg));
-	msg.data = (const unsigned char *)text;
-	msg.size = strlen(text);
-	msg.fd = -1;
-	msg.flags.system = flags;
-	msg.internal_date = 1700000000;
-	TEST_ASSERT_INT_EQ(store_append(user, "INBOX", &msg, 1, &uidvalidity, uid_r, &error), 0);
 }
 
 /* The one file in dir (malloc'ed). */
@@ -63,7 +42,7 @@ static struct store_user *setup(const char *name, struct store **store_r, char *
 {
 	char *base = i_strdup_printf("%s/%s", test_tmpdir(), name);
 	TEST_ASSERT_INT_EQ(mkdir(base, 0700), 0);
-	*store_r = open_store(base);
+	*store_r = test_maildir_store(base, NULL);
 	*root_r = i_strdup_printf("%s/ann", base);
 	free(base);
 	return test_store_user(*store_r, "ann");
@@ -81,7 +60,7 @@ static void test_rename_only_rescan_reaches_index(void)
 	struct store_mailbox *mbox;
 	struct store_error error;
 	uint32_t uid;
-	append_msg(user, "Subject: x\r\n\r\nx\r\n", 0, &uid);   /* new/X, UID 1 */
+	test_store_append_text(user, "INBOX", "Subject: x\r\n\r\nx\r\n", 0, &uid);   /* new/X, UID 1 */
 	TEST_ASSERT_UINT_EQ(uid, 1);
 	maildir_folders_flush();
 	char *newdir = i_strdup_printf("%s/new", root);
@@ -92,7 +71,7 @@ static void test_rename_only_rescan_reaches_index(void)
 	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", true, &mbox, &error), 0);
 	TEST_ASSERT(!folder_of(mbox)->state.msgs[0].in_new);
 	store_mailbox_close(&mbox);
-	append_msg(user, "Subject: y\r\n\r\ny\r\n", STORE_FLAG_SEEN, &uid);   /* a delta */
+	test_store_append_text(user, "INBOX", "Subject: y\r\n\r\ny\r\n", STORE_FLAG_SEEN, &uid);   /* a delta */
 	maildir_folders_flush();
 	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", false, &mbox, &error), 0);
 	const struct maildir_msg *msg = &folder_of(mbox)->state.msgs[0];
@@ -128,7 +107,7 @@ static void test_renamed_under_us_store_and_expunge(void)
 	struct store_error error;
 	struct stat st;
 	uint32_t uid;
-	append_msg(user, "Subject: x\r\n\r\nx\r\n", STORE_FLAG_DELETED, &uid);   /* cur/X:2,T */
+	test_store_append_text(user, "INBOX", "Subject: x\r\n\r\nx\r\n", STORE_FLAG_DELETED, &uid);   /* cur/X:2,T */
 	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", false, &mbox, &error), 0);
 	usleep(1100000);   /* our own change settles: the state is trusted */
 	struct store_snapshot *snap;
@@ -210,13 +189,13 @@ static void test_own_writes_do_not_hide_a_delivery(void)
 	struct store_error error;
 	struct stat st;
 	uint32_t uid;
-	append_msg(user, "Subject: a\r\n\r\na\r\n", 0, &uid);
+	test_store_append_text(user, "INBOX", "Subject: a\r\n\r\na\r\n", 0, &uid);
 	usleep(1100000);
 	TEST_ASSERT_INT_EQ(store_mailbox_open(user, "INBOX", true, &mbox, &error), 0);
 	struct maildir_folder *f = folder_of(mbox);
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	append_msg(user, "Subject: a\r\n\r\na\r\n", 0, &uid);   /* UID 2 */
+	test_store_append_text(user, "INBOX", "Subject: a\r\n\r\na\r\n", 0, &uid);   /* UID 2 */
 	char *newdir = i_strdup_printf("%s/new", root);
 	TEST_ASSERT_INT_EQ(stat(newdir, &st), 0);
 	char *mta = i_strdup_printf("%s/1700000001.M9P9.mta", newdir);
@@ -229,7 +208,7 @@ static void test_own_writes_do_not_hide_a_delivery(void)
 	double after = 0;
 	for (unsigned int i = 1; i <= 10 && after == 0; i++) {
 		usleep(300000);
-		append_msg(user, "Subject: b\r\n\r\nb\r\n", 0, &uid);
+		test_store_append_text(user, "INBOX", "Subject: b\r\n\r\nb\r\n", 0, &uid);
 		if (has_file(&f->state, "1700000001.M9P9.mta"))
 			after = seconds_since(&start);
 	}

@@ -52,9 +52,7 @@ static struct store *new_store(const char *name)
 		loop = ioloop_create();   /* one for the whole run, like a worker's */
 	char *dir = i_strdup_printf("%s/%s", test_tmpdir(), name);
 	TEST_ASSERT_INT_EQ(mkdir(dir, 0700), 0);
-	struct store *store = test_store_create(
-		json_pack("{s:{s:s}, s:{s:s}}", "backend", "type", "maildir",
-			  "maildir", "base_dir", dir), loop);
+	struct store *store = test_maildir_store(dir, loop);
 	free(dir);
 	return store;
 }
