@@ -274,6 +274,22 @@ int maildir_mbox_keywords(struct maildir_folder *mb, const char *const *names,
 	return 0;
 }
 
+/* STATUS from a state's header fields (a whole state, or an index header) and its
+ * counts. */
+static void fill_status(const struct maildir_state *st, const struct maildir_index_counts *counts,
+			bool readonly, struct store_mailbox_status *status_r)
+{
+	memset(status_r, 0, sizeof(*status_r));
+	status_r->uidvalidity = st->uidvalidity;
+	status_r->uidnext = st->next_uid;
+	status_r->messages = counts->count;
+	status_r->unseen = counts->unseen;
+	status_r->recent = counts->recent;
+	status_r->highest_modseq = st->modseq;
+	status_r->readonly = readonly;
+	snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s", st->guid);
+}
+
 int maildir_status_from_index(struct maildir_user *user, const char *name,
 			       struct store_mailbox_status *status_r)
 {
@@ -296,17 +312,8 @@ int maildir_status_from_index(struct maildir_user *user, const char *name,
 	} else {
 		usable = false;
 	}
-	if (usable) {
-		memset(status_r, 0, sizeof(*status_r));
-		status_r->uidvalidity = hdr.uidvalidity;
-		status_r->uidnext = hdr.next_uid;
-		status_r->messages = counts.count;
-		status_r->unseen = counts.unseen;
-		status_r->recent = counts.recent;
-		status_r->highest_modseq = hdr.modseq;
-		status_r->readonly = access(path, W_OK) != 0;
-		snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s", hdr.guid);
-	}
+	if (usable)
+		fill_status(&hdr, &counts, access(path, W_OK) != 0, status_r);
 	free(file);
 	free(path);
 	return usable ? 1 : 0;
@@ -316,13 +323,8 @@ void maildir_status_from_state(const struct maildir_folder *mb,
 			       struct store_mailbox_status *status_r)
 {
 	const struct maildir_state *st = &mb->state;
-	memset(status_r, 0, sizeof(*status_r));
-	status_r->uidvalidity = st->uidvalidity;
-	status_r->uidnext = st->next_uid;
-	status_r->messages = st->count;
-	status_r->unseen = st->unseen;
-	status_r->recent = maildir_state_recent(st);
-	status_r->highest_modseq = st->modseq;
-	status_r->readonly = !mb->can_write;
-	snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s", st->guid);
+	struct maildir_index_counts counts = {
+		.count = st->count, .unseen = st->unseen, .recent = maildir_state_recent(st)
+	};
+	fill_status(st, &counts, !mb->can_write, status_r);
 }
