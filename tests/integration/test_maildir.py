@@ -20,6 +20,29 @@ def connect(server):
     return c
 
 
+def two_sessions(tmp_path, pymap_server, count):
+    """A server on a fresh maildir, count messages appended to INBOX, and two sessions
+    with INBOX selected: (root, server, a, b)."""
+    base = make_base(tmp_path)
+    s = pymap_server(["maildir", str(base)])
+    a, b = connect(s), connect(s)
+    for i in range(count):
+        assert a.append("INBOX", None, None, b"Subject: %d\r\n\r\nx\r\n" % i)[0] == "OK"
+    select_info(a, "INBOX")
+    select_info(b, "INBOX")
+    return base / "demouser", s, a, b
+
+
+def mta_deliver(root, name, data, delay=0):
+    """Deliver as an MTA does: write into tmp/ (owned by the mail user), then after
+    delay seconds rename into new/."""
+    tmp = root / "tmp" / name
+    tmp.write_bytes(data)
+    os.chown(tmp, os.stat(root).st_uid, os.stat(root).st_gid)
+    time.sleep(delay)
+    os.rename(tmp, root / "new" / name)
+
+
 def test_persists_across_restart(tmp_path, pymap_server):
     base = make_base(tmp_path)
     s = pymap_server(["maildir", str(base)])
@@ -89,11 +112,7 @@ def test_names_outside_the_maildir_are_refused(tmp_path, pymap_server, layout):
 
 
 def test_other_sessions_see_changes(tmp_path, pymap_server):
-    base = make_base(tmp_path)
-    s = pymap_server(["maildir", str(base)])
-    a, b = connect(s), connect(s)
-    select_info(a, "INBOX")
-    select_info(b, "INBOX")
+    _, _, a, b = two_sessions(tmp_path, pymap_server, 0)
     assert a.append("INBOX", None, None, b"Subject: x\r\n\r\nx\r\n")[0] == "OK"
     assert a.noop()[0] == "OK"
     assert a.store("1", "+FLAGS", r"(\Seen)")[0] == "OK"
@@ -111,26 +130,27 @@ def test_reading_others_changes_writes_nothing(tmp_path, pymap_server):
     behind pymap's back, and a flag rename by another program, are still seen (the
     stamps of new/ and cur/ changed: checked against the files, then a locked rescan
     gives the new file its UID)."""
-    base = make_base(tmp_path)
-    root = base / "demouser"
-    s = pymap_server(["maildir", str(base)])
-    a, b = connect(s), connect(s)
-    select_info(a, "INBOX")
-    select_info(b, "INBOX")
+    root, _, a, b = two_sessions(tmp_path, pymap_server, 0)
+    base = root.parent
     assert a.append("INBOX", None, None, b"Subject: x\r\n\r\nx\r\n")[0] == "OK"
     assert a.store("1", "+FLAGS", r"(\Seen)")[0] == "OK"
     index, uidlist = root / "pymap-index", root / "dovecot-uidlist"
-    before = (os.stat(index).st_ino, os.stat(uidlist).st_ino)
+
+    def written():
+        """Both files as they are: replaced (inode) or appended to (size, mtime)."""
+        return [(st.st_ino, st.st_size, st.st_mtime_ns)
+                for st in (os.stat(index), os.stat(uidlist))]
+    before = written()
     assert b.noop()[0] == "OK"
     assert fetch_flags(b) == {1: {"\\Seen"}}
     assert a.noop()[0] == "OK"
     assert fetch_flags(a) == {1: {"\\Seen"}}
-    assert (os.stat(index).st_ino, os.stat(uidlist).st_ino) == before
+    assert written() == before
     # once the directories' mtimes are old enough to trust, the check is redone
     # without the lock, and still writes nothing
     time.sleep(2.2)
     assert b.noop()[0] == "OK" and a.noop()[0] == "OK"
-    assert (os.stat(index).st_ino, os.stat(uidlist).st_ino) == before
+    assert written() == before
     assert sorted(p.name for p in root.glob("*.lock")) == []
 
     # an MTA delivery: a file in new/ without a uidlist record
@@ -157,27 +177,13 @@ def test_mta_deliveries_during_own_changes_are_never_missed(tmp_path, pymap_serv
     hidden by trusting the writer's stamps would stay unseen until the next change)."""
     import random
     import threading
-    base = make_base(tmp_path)
-    root = base / "demouser"
-    s = pymap_server(["maildir", str(base)])
-    a, b = connect(s), connect(s)
-    for i in range(5):
-        assert a.append("INBOX", None, None, b"Subject: own %d\r\n\r\nx\r\n" % i)[0] == "OK"
-    select_info(a, "INBOX")
-    select_info(b, "INBOX")
-    uid, gid = os.stat(root).st_uid, os.stat(root).st_gid
+    root, s, a, b = two_sessions(tmp_path, pymap_server, 5)
     rng = random.Random(8)
-
-    def deliver(i, delay):
-        tmp = root / "tmp" / ("1700000000.M%dP7.mta" % i)
-        tmp.write_bytes(b"Subject: mta %d\n\nm\n" % i)
-        os.chown(tmp, uid, gid)
-        time.sleep(delay)
-        os.rename(tmp, root / "new" / tmp.name)
-
     rounds = 150
     for i in range(rounds):
-        t = threading.Thread(target=deliver, args=(i, rng.random() * 0.002))
+        t = threading.Thread(target=mta_deliver,
+                             args=(root, "1700000000.M%dP7.mta" % i,
+                                   b"Subject: mta %d\n\nm\n" % i, rng.random() * 0.002))
         t.start()
         assert a.store("1:5", "+FLAGS" if i % 2 else "-FLAGS", r"(\Flagged)")[0] == "OK"
         t.join()
@@ -201,15 +207,11 @@ def test_mta_delivery_joins_its_thread(tmp_path, pymap_server):
     first = b"Message-ID: <t1@example.org>\r\nSubject: start\r\n\r\nhi\r\n"
     assert c.append("INBOX", None, None, first)[0] == "OK"
     select_info(c, "INBOX")
-    uid, gid = os.stat(root).st_uid, os.stat(root).st_gid
     for i, data in enumerate([
             b"Message-ID: <t2@example.org>\nIn-Reply-To: <t1@example.org>\n"
             b"Subject: Re: start\n\nreply\n",
             b"Message-ID: <u1@example.org>\nSubject: other\n\nx\n"]):
-        tmp = root / "tmp" / ("1700000000.M%dP9.mta" % i)
-        tmp.write_bytes(data)
-        os.chown(tmp, uid, gid)
-        os.rename(tmp, root / "new" / tmp.name)
+        mta_deliver(root, "1700000000.M%dP9.mta" % i, data)
     assert c.noop()[0] == "OK"
     typ, data = c.fetch("1:3", "(THREADID)")
     assert typ == "OK"
@@ -229,14 +231,7 @@ def test_same_tick_change_in_cur_is_seen_within_a_second(tmp_path, pymap_server)
     IDLE session about a second later without any command (the change feed looks
     again after a change in cur/), and seen by the next command, not lost until the
     next change."""
-    base = make_base(tmp_path)
-    root = base / "demouser"
-    s = pymap_server(["maildir", str(base)])
-    a, b = connect(s), connect(s)
-    for i in range(3):
-        assert a.append("INBOX", None, None, b"Subject: %d\r\n\r\nx\r\n" % i)[0] == "OK"
-    select_info(a, "INBOX")
-    select_info(b, "INBOX")
+    root, s, a, b = two_sessions(tmp_path, pymap_server, 3)
     assert fetch_flags(b) == {1: set(), 2: set(), 3: set()}
     idler = RawImap(s.port)
     idler.login()
