@@ -23,11 +23,13 @@ static struct maildir_folder *folder_of(struct store_mailbox *mbox)
 	return ((struct maildir_mailbox *)mbox)->folder;
 }
 
-static ino_t ino_of(const char *path)
+/* A file's identity, size and mtime: replaced or appended to, it differs. */
+static struct maildir_stamp stamp_of(const char *path)
 {
-	struct stat st;
-	TEST_ASSERT_INT_EQ(stat(path, &st), 0);
-	return st.st_ino;
+	struct maildir_stamp st;
+	TEST_ASSERT_INT_EQ(maildir_stamp_get(path, &st), 0);
+	TEST_ASSERT(st.exists);
+	return st;
 }
 
 static void test_handles_share_one_state(void)
@@ -59,7 +61,7 @@ static void test_handles_share_one_state(void)
 						      STORE_FLAG_SEEN, NULL, 0, &error), 0);
 	char *index = i_strdup_printf("%s/ann/pymap-index", base);
 	char *uidlist = i_strdup_printf("%s/ann/dovecot-uidlist", base);
-	ino_t index_ino = ino_of(index), uidlist_ino = ino_of(uidlist);
+	struct maildir_stamp index_st = stamp_of(index), uidlist_st = stamp_of(uidlist);
 	struct store_changes *changes;
 	TEST_ASSERT_INT_EQ(store_mailbox_changes(m2, seen, &changes, &error), 1);
 	TEST_ASSERT_UINT_EQ(changes->count, 1);
@@ -70,8 +72,10 @@ static void test_handles_share_one_state(void)
 	TEST_ASSERT_INT_EQ(store_mailbox_changes(m1, seen, &changes, &error), 1);
 	TEST_ASSERT_UINT_EQ(changes->count, 0);
 	store_changes_free(&changes);
-	TEST_ASSERT(ino_of(index) == index_ino);
-	TEST_ASSERT(ino_of(uidlist) == uidlist_ino);
+	struct maildir_stamp now = stamp_of(index);
+	TEST_ASSERT(maildir_stamp_equal(&now, &index_st));
+	now = stamp_of(uidlist);
+	TEST_ASSERT(maildir_stamp_equal(&now, &uidlist_st));
 
 	/* a file an MTA put into new/: found, given the next UID, as an APPEND */
 	char *mta = i_strdup_printf("%s/ann/new/1700000001.M9P9.mta", base);
