@@ -12,6 +12,7 @@
 #include "master-service.h"
 #include "build-config.h"
 #include "store/store.h"
+#include "llist.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -180,12 +181,7 @@ struct login_wait {
 static void login_wait_free(struct login_wait *w)
 {
 	struct admin_context *ctx = w->ctx;
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		ctx->login_waits = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
+	DLLIST_REMOVE(&ctx->login_waits, w);
 	auth_client_cancel(&w->auth);
 	json_decref(w->request);
 	json_decref(w->reply);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "saslprep.h"
 #include "users-file.h"
+#include "llist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -139,12 +140,7 @@ struct auth_server *auth_server_create(struct ioloop *loop,
 static void delayed_free(struct delayed_reply *d)
 {
 	struct auth_server *server = d->server;
-	if (d->prev != NULL)
-		d->prev->next = d->next;
-	else
-		server->delayed = d->next;
-	if (d->next != NULL)
-		d->next->prev = d->prev;
+	DLLIST_REMOVE(&server->delayed, d);
 	timeout_remove(&d->timeout);
 	json_decref(d->reply);
 	free(d);
@@ -473,12 +469,7 @@ static void auth_job_done(void *context, bool ran)
 {
 	struct auth_job *job = context;
 	struct auth_server *server = job->server;
-	if (job->prev != NULL)
-		job->prev->next = job->next;
-	else
-		server->jobs = job->next;
-	if (job->next != NULL)
-		job->next->prev = job->prev;
+	DLLIST_REMOVE(&server->jobs, job);
 	server->job_bytes -= job->password_len;
 	if (ran && job->conn != NULL) {
 		if (job->kind == AUTH_JOB_LOGIN)

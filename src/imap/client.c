@@ -9,6 +9,7 @@
 #include "ioloop.h"
 #include "log.h"
 #include "store/store.h"
+#include "llist.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -460,12 +461,7 @@ static void client_destroy(struct client *client)
 	buffer_deinit(&client->output);
 	buffer_deinit(&client->output_tail);
 	free(client->username);
-	if (client->prev != NULL)
-		client->prev->next = client->next;
-	else
-		clients = client->next;
-	if (client->next != NULL)
-		client->next->prev = client->prev;
+	DLLIST_REMOVE(&clients, client);
 	clients_count--;
 	admin_report_session_closed(client);
 	commands_client_destroyed(client);

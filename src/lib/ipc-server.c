@@ -3,6 +3,7 @@
 #include "ioloop.h"
 #include "ipc.h"
 #include "log.h"
+#include "llist.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -37,12 +38,7 @@ static void conn_destroy(struct server_conn *conn)
 	struct ipc_server *server = conn->server;
 	if (server->callbacks.closed != NULL)
 		server->callbacks.closed(conn->ipc, server->context);
-	if (conn->prev != NULL)
-		conn->prev->next = conn->next;
-	else
-		server->conns = conn->next;
-	if (conn->next != NULL)
-		conn->next->prev = conn->prev;
+	DLLIST_REMOVE(&server->conns, conn);
 	ipc_conn_destroy(&conn->ipc);
 	free(conn);
 	server->count--;

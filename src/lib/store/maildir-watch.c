@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "ioloop.h"
 #include "log.h"
+#include "llist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -377,12 +378,7 @@ static void folder_free(struct wfolder *folder)
 	if (folder->polling)
 		folder_stop_polling(folder);
 	folder_rm_watches(folder);
-	if (folder->prev != NULL)
-		folder->prev->next = folder->next;
-	else
-		ctx->folders = folder->next;
-	if (folder->next != NULL)
-		folder->next->prev = folder->prev;
+	DLLIST_REMOVE(&ctx->folders, folder);
 	free(folder->path);
 	free(folder);
 }
@@ -443,12 +439,7 @@ static void ctx_free(struct watch_ctx *ctx)
 
 static void watch_unlink_free(struct wfolder *folder, struct maildir_watch *watch)
 {
-	if (watch->prev != NULL)
-		watch->prev->next = watch->next;
-	else
-		folder->watches = watch->next;
-	if (watch->next != NULL)
-		watch->next->prev = watch->prev;
+	DLLIST_REMOVE(&folder->watches, watch);
 	free(watch);
 }
 

@@ -10,6 +10,7 @@
 #include "store-thread.h"
 #include "alloc.h"
 #include "log.h"
+#include "llist.h"
 
 #include <errno.h>
 #include <string.h>
@@ -974,12 +975,7 @@ static struct store_watch *dict_watch(struct store_mailbox *_mbox,
 static void dict_watch_remove(struct store_watch *_watch)
 {
 	struct dict_watch *watch = (struct dict_watch *)_watch;
-	if (watch->prev != NULL)
-		watch->prev->next = watch->next;
-	else
-		watch->mbox->watches = watch->next;
-	if (watch->next != NULL)
-		watch->next->prev = watch->prev;
+	DLLIST_REMOVE(&watch->mbox->watches, watch);
 	free(watch);
 }
 

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "ioloop.h"
 #include "log.h"
+#include "llist.h"
 
 #include <string.h>
 
@@ -302,12 +303,7 @@ static void channel_free_if_unused(struct redis_channel *ch)
 		return;
 	if (send_command(watcher, "UNSUBSCRIBE", ch->name) < 0)
 		connection_lost(watcher, "UNSUBSCRIBE failed");
-	if (ch->prev != NULL)
-		ch->prev->next = ch->next;
-	else
-		watcher->channels = ch->next;
-	if (ch->next != NULL)
-		ch->next->prev = ch->prev;
+	DLLIST_REMOVE(&watcher->channels, ch);
 	free(ch->name);
 	free(ch);
 }
@@ -315,12 +311,7 @@ static void channel_free_if_unused(struct redis_channel *ch)
 static void watch_unlink(struct redis_watch *watch)
 {
 	struct redis_channel *ch = watch->channel;
-	if (watch->prev != NULL)
-		watch->prev->next = watch->next;
-	else
-		ch->watches = watch->next;
-	if (watch->next != NULL)
-		watch->next->prev = watch->prev;
+	DLLIST_REMOVE(&ch->watches, watch);
 	free(watch);
 	channel_free_if_unused(ch);
 }
