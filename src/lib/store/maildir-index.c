@@ -236,8 +236,9 @@ static void put_changed(struct buffer *buf, const struct maildir_state *state,
 	put_at(buf, count_at, count, 4);
 }
 
-char *maildir_index_serialize_delta(const struct maildir_state *state, uint64_t file_id,
-				    const struct maildir_index_delta *delta, size_t *size_r)
+/* One delta record: the state after the change, what changed since delta->prev_modseq. */
+static char *serialize_delta(const struct maildir_state *state, uint64_t file_id,
+			     const struct maildir_index_delta *delta, size_t *size_r)
 {
 	struct buffer buf;
 	buffer_init(&buf, 0);
@@ -560,8 +561,12 @@ static int apply_payload(struct maildir_state *st, uint64_t file_id, struct read
 	return 0;
 }
 
-int maildir_index_apply_delta(struct maildir_state *state, uint64_t file_id,
-			      const unsigned char *record, size_t size, size_t *used_r)
+/* Apply the record at record (size bytes) to the state it was made from: 1 applied
+ * (*used_r: the record's size), 0 no intact record there (cut short: a writer died or
+ * is still writing; nothing changed), -1 it does not fit the state (which may be
+ * damaged: read the file again). */
+static int apply_delta(struct maildir_state *state, uint64_t file_id,
+		       const unsigned char *record, size_t size, size_t *used_r)
 {
 	struct reader payload;
 	size_t frame_size;
@@ -619,7 +624,7 @@ static int64_t apply_records(struct maildir_state *st, uint64_t file_id,
 	size_t done = 0, used;
 	int ret;
 	while (done < size &&
-	       (ret = maildir_index_apply_delta(st, file_id, data + done, size - done, &used)) != 0) {
+	       (ret = apply_delta(st, file_id, data + done, size - done, &used)) != 0) {
 		if (ret < 0)
 			return -1;
 		done += used;
@@ -779,7 +784,7 @@ int maildir_index_append(const char *path, const struct maildir_state *state,
 			 struct maildir_stamp *stamp_r)
 {
 	size_t size;
-	char *data = maildir_index_serialize_delta(state, pos->file_id, delta, &size);
+	char *data = serialize_delta(state, pos->file_id, delta, &size);
 	if (size > DELTA_MAX) {   /* readers would take it for a torn one: a snapshot */
 		free(data);
 		return 0;

@@ -89,15 +89,6 @@ struct maildir_index_delta {
 char *maildir_index_serialize(const struct maildir_state *state, uint64_t file_id,
 			      size_t *size_r);
 int maildir_index_parse(const unsigned char *data, size_t size, struct maildir_state *state_r);
-/* One delta record, and its application to the state it was made from: 1 applied
- * (*used_r: the record's size), 0 no intact record at record (cut short: a writer
- * died or is still writing; nothing changed), -1 it does not fit the state (the
- * state may be damaged: read the file again). */
-char *maildir_index_serialize_delta(const struct maildir_state *state, uint64_t file_id,
-				    const struct maildir_index_delta *delta, size_t *size_r);
-int maildir_index_apply_delta(struct maildir_state *state, uint64_t file_id,
-			      const unsigned char *record, size_t size, size_t *used_r);
-
 struct maildir_index_counts {
 	unsigned int count, log_count;
 	uint32_t unseen, recent;       /* messages without \Seen; UIDs >= first recent */
