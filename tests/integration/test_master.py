@@ -525,14 +525,19 @@ def socket_activation_wrapper(fd):
             % fd]
 
 
-def test_socket_activation(tmp_path, testchild, pymap_server):
+def activated_listener():
+    """A listening socket on 127.0.0.1 as systemd would pass it: (socket, port, fd,
+    the wrapper command that hands fd to the master)."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    port = listener.getsockname()[1]
     fd = listener.fileno()
-    wrapper = socket_activation_wrapper(fd)
+    return listener, listener.getsockname()[1], fd, socket_activation_wrapper(fd)
+
+
+def test_socket_activation(tmp_path, testchild, pymap_server):
+    listener, port, fd, wrapper = activated_listener()
     libexec = make_libexec(tmp_path, testchild)
     unused_port = free_port()
     server = pymap_server(args=["dict"], config=child_conf(libexec), wrapper=wrapper,
@@ -643,12 +648,7 @@ def test_connections_spread_over_workers(tmp_path, testchild, pymap_server):
 
 def test_socket_activation_shared_by_workers(tmp_path, testchild, pymap_server):
     """A socket from systemd is one socket: every worker accepts on it."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    port = listener.getsockname()[1]
-    fd = listener.fileno()
-    wrapper = socket_activation_wrapper(fd)
+    listener, port, fd, wrapper = activated_listener()
     libexec = make_libexec(tmp_path, testchild)
     server = pymap_server(args=["maildir", str(tmp_path / "mail")], config=child_conf(libexec),
                           global_args=["--workers", "2"], wrapper=wrapper, pass_fds=[fd],
