@@ -697,20 +697,10 @@ def real_conf():
 
 @needs_worker
 def test_real_worker_kill_one(tmp_path, pymap_server):
-    mail = tmp_path / "mail"
-    mail.mkdir()
-    if IS_ROOT:
-        ensure_system_users()
-        shutil.chown(mail, "pymap", "pymap")
-        os.chmod(tmp_path, 0o755)
-    server = pymap_server(args=["maildir", str(mail)], global_args=["--workers", "2"],
-                          config=real_conf(), wait=False)
-    wait_until(lambda: server.proc.poll() is not None or "children ready" in server.log_text(),
-               what="workers ready or master gone")
-    roles = wait_children(server, {"imap": 2})
-    dead, live = connect_two_real_workers(server, roles["imap"])
-    dead_pid = owner_of(dead, roles["imap"])
-    live_pid = owner_of(live, roles["imap"])
+    server, workers = start_real(tmp_path, pymap_server, 2)
+    dead, live = connect_two_real_workers(server, workers)
+    dead_pid = owner_of(dead, workers)
+    live_pid = owner_of(live, workers)
     assert None not in (dead_pid, live_pid) and dead_pid != live_pid
     os.kill(dead_pid, signal.SIGKILL)
     dead.settimeout(5)
